@@ -1,0 +1,257 @@
+/**
+ * The composition root: config → store → trust → fleet → operations → events → HTTP listeners.
+ * Everything with a clock or an interval takes it as an option, so tests can shrink it.
+ */
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect } from 'node:net';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Socket } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { buildApi } from './api/app.js';
+import type { ApiContext } from './api/context.js';
+import { certificateRoutes } from './api/routes/certificates.js';
+import { clusterRoutes } from './api/routes/cluster.js';
+import { eventRoutes } from './api/routes/events.js';
+import { hostRoutes } from './api/routes/hosts.js';
+import { operationRoutes } from './api/routes/operations.js';
+import { projectRoutes } from './api/routes/projects.js';
+import { uiRoutes } from './api/routes/ui.js';
+import { serverRoutes } from './api/routes/server.js';
+import { InternalError } from './errors/index.js';
+import { EventHub, HostEventStreams } from './events/index.js';
+import { Fleet, LocationIndex } from './fleet/index.js';
+import { OperationRegistry, OperationRouter } from './operations/index.js';
+import { ServerConfig } from './serverconfig/index.js';
+import { openStore, type Store } from './store/index.js';
+import { certificateFingerprint, loadOrCreateKeyPair, TrustStore } from './trust/index.js';
+import { UiSessions } from './ui/index.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:8443';
+
+export interface ManagerOptions {
+  dataDir: string;
+  /** HTTPS address; when given it wins over the stored `core.https_address`. */
+  listen?: string;
+  healthIntervalMs?: number;
+  healthTimeoutMs?: number;
+  /** Interval of the full instance rescan that corrects the location index. */
+  rescanIntervalMs?: number;
+  eventPingIntervalMs?: number;
+  logger?: Logger;
+}
+
+export interface Manager {
+  readonly dataDir: string;
+  readonly socketPath: string;
+  readonly fingerprint: string;
+  readonly certificate: string;
+  httpsAddress(): string;
+  readonly store: Store;
+  readonly fleet: Fleet;
+  readonly locations: LocationIndex;
+  stop(): Promise<void>;
+}
+
+/** Splits `host:port` / `[v6]:port`. */
+export function parseAddress(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(address.trim());
+  const host = m?.[1] ?? '';
+  const port = Number(m?.[2] ?? 8443);
+  if (host === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InternalError(`Invalid address "${address}"`);
+  }
+  return { host, port };
+}
+
+export function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** A listener that remembers its open sockets, so stop() never waits on idle keep-alives or event streams. */
+class Listener {
+  private readonly sockets = new Set<Socket>();
+  constructor(readonly server: Server) {
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    server.on('secureConnection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+  }
+
+  async listen(opts: { host: string; port: number } | { path: string }): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(opts, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+}
+
+async function socketInUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => {
+      resolve(false);
+    });
+  });
+}
+
+export async function startManager(opts: ManagerOptions): Promise<Manager> {
+  const log = opts.logger ?? pino({ level: process.env.LXDPM_LOG_LEVEL ?? 'info' }, pino.destination(2));
+  await mkdir(opts.dataDir, { recursive: true, mode: 0o711 });
+  const socketPath = join(opts.dataDir, 'unix.socket');
+  if (await socketInUse(socketPath))
+    throw new InternalError(`Another manager is already serving ${socketPath}`);
+
+  const store = await openStore(join(opts.dataDir, 'lxdpm.db'));
+  const serverCert = await loadOrCreateKeyPair(opts.dataDir, 'server', `lxdpm@${hostname()}`);
+  const clientCert = await loadOrCreateKeyPair(opts.dataDir, 'client', `lxdpm-client@${hostname()}`);
+  const fingerprint = certificateFingerprint(serverCert.cert);
+  let serverName = await store.getConfig('server_name');
+  if (serverName === undefined) {
+    serverName = hostname();
+    await store.setConfig('server_name', serverName);
+  }
+
+  const trust = new TrustStore(store);
+  await trust.load();
+  const uiSessions = new UiSessions({ store });
+  await uiSessions.load();
+  const events = new EventHub();
+  const operations = new OperationRegistry({ store, events, location: () => serverName });
+  await operations.load();
+  const fleet = new Fleet({
+    store,
+    clientCert,
+    managerName: `lxdpm-${serverName}`,
+    healthIntervalMs: opts.healthIntervalMs,
+    healthTimeoutMs: opts.healthTimeoutMs,
+    log,
+  });
+
+  const locations = new LocationIndex({ store, fleet, rescanIntervalMs: opts.rescanIntervalMs, log });
+  await locations.load();
+  const opRouter = new OperationRouter(fleet);
+  const hostEvents = new HostEventStreams({ fleet, hub: events, opRouter, locations, log });
+
+  let https: Listener | undefined;
+  let currentAddress = '';
+
+  const bindHttps = async (address: string) => {
+    const { host, port } = parseAddress(address);
+    const server = createHttpsServer(
+      {
+        cert: serverCert.cert,
+        key: serverCert.key,
+        requestCert: true,
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+      },
+      api.handler,
+    );
+    server.on('upgrade', api.upgrade);
+    server.keepAliveTimeout = 60_000;
+    const next = new Listener(server);
+    await next.listen({ host, port });
+    const bound = server.address();
+    const previous = https;
+    https = next;
+    // Port 0 asks for any free port: advertise the one actually bound.
+    currentAddress = typeof bound === 'object' && bound !== null ? formatAddress(host, bound.port) : address;
+    await previous?.close();
+    log.info({ address }, 'listening on https');
+  };
+
+  const config = new ServerConfig(store, {
+    applyHttpsAddress: async (address) => bindHttps(address ?? opts.listen ?? DEFAULT_LISTEN),
+  });
+
+  const ctx: ApiContext = {
+    store,
+    trust,
+    fleet,
+    operations,
+    opRouter,
+    locations,
+    events,
+    config,
+    identity: { ...serverCert, fingerprint },
+    serverName,
+    addresses: () => (currentAddress === '' ? [] : [currentAddress]),
+    log,
+    uiSessions,
+  };
+  // bindHttps (above) runs only after this point, so it may use `api`.
+  const api = await buildApi(ctx, [
+    serverRoutes,
+    certificateRoutes,
+    projectRoutes,
+    hostRoutes,
+    clusterRoutes,
+    operationRoutes,
+    eventRoutes({ pingIntervalMs: opts.eventPingIntervalMs }),
+    uiRoutes(),
+  ]);
+
+  await fleet.load();
+  fleet.start();
+  await locations.rescan();
+  locations.start();
+  hostEvents.start();
+
+  if (opts.listen !== undefined) await store.setConfig('core.https_address', opts.listen);
+  await bindHttps(opts.listen ?? (await config.httpsAddress()) ?? DEFAULT_LISTEN);
+
+  await rm(socketPath, { force: true });
+  const unixServer = createHttpServer(api.handler);
+  unixServer.on('upgrade', api.upgrade);
+  const unix = new Listener(unixServer);
+  await unix.listen({ path: socketPath });
+  await chmod(socketPath, 0o660);
+  log.info({ socket: socketPath }, 'listening on unix socket');
+
+  let stopped = false;
+  return {
+    dataDir: opts.dataDir,
+    socketPath,
+    fingerprint,
+    certificate: serverCert.cert,
+    httpsAddress: () => currentAddress,
+    store,
+    fleet,
+    locations,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await Promise.all([unix.close(), https?.close()]);
+      await hostEvents.stop();
+      await locations.stop();
+      await fleet.stop();
+      await api.app.close();
+      await store.close();
+      await rm(socketPath, { force: true });
+    },
+  };
+}

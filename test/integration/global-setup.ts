@@ -1,0 +1,28 @@
+// One real LXD fleet per integration run (SPEC §7): started once here, shared by every test file,
+// torn down at the end. Leftovers of a run that crashed are removed first.
+import { performance } from 'node:perf_hooks';
+import type { TestProject } from 'vitest/node';
+import { cleanupStaleFleets, fleetInfo, startLocalFleet } from '../../src/localfleet/index.js';
+import './fleet-context.js';
+
+function log(msg: string): void {
+  if (process.env.LXDPM_FLEET_DEBUG) console.log(`[localfleet] ${msg}`);
+}
+
+export default async function setup({ provide }: TestProject): Promise<() => Promise<void>> {
+  await cleanupStaleFleets({ log });
+  const started = performance.now();
+  const basePort = process.env.LXDPM_FLEET_BASE_PORT ? Number(process.env.LXDPM_FLEET_BASE_PORT) : undefined;
+  const fleet = await startLocalFleet({ count: 3, log, basePort });
+  console.log(
+    `[localfleet] ${fleet.hosts.length} LXD hosts ready in ${Math.round(performance.now() - started)} ms ` +
+      `(${fleet.hosts.map((host) => `${host.name}=${host.address}`).join(', ')}) at ${fleet.root}`,
+  );
+  provide('fleet', fleetInfo(fleet));
+
+  return async () => {
+    const begun = performance.now();
+    await fleet.teardown();
+    console.log(`[localfleet] fleet torn down in ${Math.round(performance.now() - begun)} ms`);
+  };
+}
