@@ -16,13 +16,24 @@ import { certificateRoutes } from './api/routes/certificates.js';
 import { clusterRoutes } from './api/routes/cluster.js';
 import { eventRoutes } from './api/routes/events.js';
 import { hostRoutes } from './api/routes/hosts.js';
+import { imageRoutes } from './api/routes/images.js';
+import { profileRoutes } from './api/routes/profiles.js';
+import { instanceIoRoutes } from './api/routes/instance-io.js';
+import { instanceRoutes } from './api/routes/instances.js';
 import { operationRoutes } from './api/routes/operations.js';
+import { plannerRoutes } from './api/routes/planner.js';
 import { projectRoutes } from './api/routes/projects.js';
+import { resourceRoutes } from './api/routes/resources.js';
+import { storagePoolRoutes } from './api/routes/storage-pools.js';
 import { uiRoutes } from './api/routes/ui.js';
 import { serverRoutes } from './api/routes/server.js';
+import { websocketRoutes } from './api/routes/websocket.js';
 import { InternalError } from './errors/index.js';
 import { EventHub, HostEventStreams } from './events/index.js';
 import { Fleet, LocationIndex } from './fleet/index.js';
+import { FleetSync, FleetTaskRunner } from './fleettasks/index.js';
+import { FleetImages } from './images/index.js';
+import { FleetProfiles } from './profiles/index.js';
 import { OperationRegistry, OperationRouter } from './operations/index.js';
 import { ServerConfig } from './serverconfig/index.js';
 import { openStore, type Store } from './store/index.js';
@@ -52,6 +63,10 @@ export interface Manager {
   readonly store: Store;
   readonly fleet: Fleet;
   readonly locations: LocationIndex;
+  /** The merged event stream (its `size` is the number of subscribers). */
+  readonly events: EventHub;
+  /** Keeps every host's images and profiles in line with the fleet (`syncNow()` forces a pass). */
+  readonly fleetSync: FleetSync;
   stop(): Promise<void>;
 }
 
@@ -155,6 +170,36 @@ export async function startManager(opts: ManagerOptions): Promise<Manager> {
   await locations.load();
   const opRouter = new OperationRouter(fleet);
   const hostEvents = new HostEventStreams({ fleet, hub: events, opRouter, locations, log });
+  // Fleet-wide images and profiles: journaled all-or-nothing tasks, and a sync that repairs drift.
+  const fleetTasks = new FleetTaskRunner({
+    store,
+    log,
+    isOnline: (host) => fleet.has(host) && fleet.get(host).status === 'Online',
+  });
+  const images = new FleetImages({
+    store,
+    fleet,
+    tasks: fleetTasks,
+    operations,
+    instanceHost: (name) => locations.locate(name),
+    log,
+  });
+  const profiles = new FleetProfiles({
+    store,
+    fleet,
+    tasks: fleetTasks,
+    operations,
+    instances: () => locations.list(),
+    log,
+  });
+  const fleetSync = new FleetSync({
+    fleet,
+    tasks: fleetTasks,
+    operations,
+    reconcilers: [profiles.reconciler, images.reconciler],
+    intervalMs: opts.rescanIntervalMs,
+    log,
+  });
 
   let https: Listener | undefined;
   let currentAddress = '';
@@ -208,11 +253,19 @@ export async function startManager(opts: ManagerOptions): Promise<Manager> {
     serverRoutes,
     certificateRoutes,
     projectRoutes,
+    resourceRoutes,
     hostRoutes,
     clusterRoutes,
     operationRoutes,
     eventRoutes({ pingIntervalMs: opts.eventPingIntervalMs }),
+    storagePoolRoutes,
     uiRoutes(),
+    imageRoutes({ images, spoolDir: join(opts.dataDir, 'images-tmp') }),
+    profileRoutes(profiles),
+    instanceIoRoutes,
+    instanceRoutes(),
+    plannerRoutes,
+    websocketRoutes,
   ]);
 
   await fleet.load();
@@ -220,6 +273,9 @@ export async function startManager(opts: ManagerOptions): Promise<Manager> {
   await locations.rescan();
   locations.start();
   hostEvents.start();
+  await fleetTasks.recover();
+  fleetSync.start();
+  void fleetSync.syncNow();
 
   if (opts.listen !== undefined) await store.setConfig('core.https_address', opts.listen);
   await bindHttps(opts.listen ?? (await config.httpsAddress()) ?? DEFAULT_LISTEN);
@@ -242,12 +298,15 @@ export async function startManager(opts: ManagerOptions): Promise<Manager> {
     store,
     fleet,
     locations,
+    events,
+    fleetSync,
     async stop() {
       if (stopped) return;
       stopped = true;
       await Promise.all([unix.close(), https?.close()]);
       await hostEvents.stop();
       await locations.stop();
+      await fleetSync.stop();
       await fleet.stop();
       await api.app.close();
       await store.close();

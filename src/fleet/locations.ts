@@ -25,6 +25,8 @@ export interface LocationIndexOptions {
 export class LocationIndex {
   private readonly entries = new Map<string, InstanceRecord>();
   private conflictList: NameConflict[] = [];
+  /** Reservations found at start: creates of a manager that stopped mid-way, settled by the first rescan. */
+  private readonly orphans = new Set<string>();
   private readonly abort = new AbortController();
   private loop: Promise<void> | undefined;
   /** Serialises store writes so reservations decide in memory first, then persist in order. */
@@ -34,8 +36,8 @@ export class LocationIndex {
 
   async load(): Promise<void> {
     for (const rec of await this.opts.store.listInstances()) {
-      // A reservation left by a manager that stopped mid-create is resolved by the first rescan.
       this.entries.set(rec.name, rec);
+      if (rec.state === 'reserved') this.orphans.add(rec.name);
     }
   }
 
@@ -185,9 +187,10 @@ export class LocationIndex {
       // Keep the host the index already knows when a name is on several; otherwise take the first.
       const chosen = places.find((p) => p.host === current?.host) ?? places[0];
       if (!chosen) continue;
-      // A create in flight confirms its own reservation.
-      if (current?.state === 'reserved') continue;
-      if (current?.host !== chosen.host) {
+      // A create in flight confirms its own reservation; an orphaned one is settled here.
+      if (current?.state === 'reserved' && !this.orphans.has(name)) continue;
+      this.orphans.delete(name);
+      if (current?.host !== chosen.host || current.state !== 'present') {
         if (!current) this.opts.log?.info({ name, host: chosen.host }, 'instance found on host');
         await this.confirm(name, chosen.host, chosen.instance);
       } else {
@@ -195,6 +198,16 @@ export class LocationIndex {
       }
     }
     for (const rec of [...this.entries.values()]) {
+      if (this.orphans.has(rec.name) && answered.has(rec.host) && !seen.has(rec.name)) {
+        // The interrupted create never reached the host: free the name.
+        this.orphans.delete(rec.name);
+        this.opts.log?.info(
+          { name: rec.name, host: rec.host },
+          'releasing reservation of an interrupted create',
+        );
+        await this.release(rec.name);
+        continue;
+      }
       if (rec.state !== 'present' || !answered.has(rec.host)) continue;
       const places = seen.get(rec.name);
       if (!places?.some((p) => p.host === rec.host)) {

@@ -1,4 +1,5 @@
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { isIP } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { Pool, buildConnector, type Dispatcher } from 'undici';
 import WebSocket from 'ws';
@@ -101,6 +102,8 @@ export class HostClient {
   readonly url: string;
   private readonly pool: Pool;
   private readonly timeoutMs: number;
+  /** The last TLS session of a websocket to this host, resumed by the next one. */
+  private tlsSession: Buffer | undefined;
 
   constructor(private readonly endpoint: HostEndpoint) {
     this.name = endpoint.name;
@@ -219,7 +222,18 @@ export class HostClient {
       // The pinned certificate is the only trust anchor; its names need not match the address.
       // (Node's contract is "return an Error or undefined"; ws declares it as boolean.)
       checkServerIdentity: acceptAnyName as unknown as () => boolean,
-    });
+      // Every websocket is a new TLS connection (an exec opens up to four in a row, within the host's
+      // five-second window): resuming the last session skips certificate signing and checking.
+      createConnection: (opts: ConnectionOptions) => {
+        const host = opts.host ?? '';
+        const servername = isIP(host) === 0 ? host : '';
+        const socket = tlsConnect({ ...opts, path: undefined, servername, session: this.tlsSession });
+        socket.once('session', (session: Buffer) => {
+          this.tlsSession = session;
+        });
+        return socket;
+      },
+    } as WebSocket.ClientOptions);
   }
 
   async close(): Promise<void> {

@@ -10,5 +10,12 @@ export type {
   InstanceRecord,
   OperationRecord,
   UiSessionRecord,
+  FleetTaskRecord,
+  FleetTaskStatus,
+  FleetTaskStepRecord,
+  FleetTaskStepState,
+  ProfileRecord,
+  FleetImageRecord,
+  TombstoneKind,
 } from './store.js';
 export { openSqlite } from './sqlite.js';

@@ -59,4 +59,56 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_fleet_state': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('fleet_tasks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('resources', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('error', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('fleet_task_steps')
+        .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('undo', 'text', (c) => c.notNull().defaultTo('null'))
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('note', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('error', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('fleet_task_steps_pk', ['task_id', 'seq'])
+        .execute();
+      await db.schema
+        .createTable('fleet_profiles')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('description', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('config', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('devices', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('fleet_images')
+        .addColumn('fingerprint', 'text', (c) => c.primaryKey())
+        .addColumn('aliases', 'text', (c) => c.notNull().defaultTo('[]'))
+        .addColumn('properties', 'text', (c) => c.notNull().defaultTo('{}'))
+        .addColumn('public', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('auto_update', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('fleet_tombstones')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('deleted_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('fleet_tombstones_pk', ['kind', 'name'])
+        .execute();
+    },
+  },
 };

@@ -42,4 +42,45 @@ export interface Database {
   };
   /** Browser sessions of the web UI: only the SHA-256 of each session secret is kept. */
   ui_sessions: { hash: string; created_at: string; expires_at: string };
+  /** The durable journal of fleet-wide tasks: a restart finishes the rollback of an unfinished one. */
+  fleet_tasks: {
+    id: string;
+    kind: string;
+    description: string;
+    /** JSON list of the resource keys the task holds (`image:FP`, `profile:NAME`). */
+    resources: string;
+    /** running | rolling_back | done | rolled_back */
+    status: string;
+    error: string;
+    created_at: string;
+    updated_at: string;
+  };
+  fleet_task_steps: {
+    task_id: string;
+    seq: number;
+    /** A host name, or '' for the manager's own store. */
+    target: string;
+    action: string;
+    /** JSON of how to undo the step (null: nothing to undo). */
+    undo: string;
+    /** started | done | failed | undone */
+    state: string;
+    /** JSON facts learned while the step ran (e.g. the host operation id). */
+    note: string;
+    error: string;
+    updated_at: string;
+  };
+  /** The fleet's profile definitions: every host should hold exactly these. */
+  fleet_profiles: { name: string; description: string; config: string; devices: string; updated_at: string };
+  /** The fleet's images: every host should hold each one, with these aliases and properties. */
+  fleet_images: {
+    fingerprint: string;
+    aliases: string;
+    properties: string;
+    public: number;
+    auto_update: number;
+    updated_at: string;
+  };
+  /** Images, aliases and profiles deleted (or rolled back) fleet-wide: a host that still has one drops it. */
+  fleet_tombstones: { kind: string; name: string; deleted_at: string };
 }

@@ -47,6 +47,56 @@ export interface UiSessionRecord {
   expiresAt: string;
 }
 
+export type FleetTaskStatus = 'running' | 'rolling_back' | 'done' | 'rolled_back';
+
+/** One fleet-wide task in the journal. */
+export interface FleetTaskRecord {
+  id: string;
+  kind: string;
+  description: string;
+  /** Resource keys the task holds (`image:FP`, `alias:NAME`, `profile:NAME`). */
+  resources: string[];
+  status: FleetTaskStatus;
+  error: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type FleetTaskStepState = 'started' | 'done' | 'failed' | 'undone';
+
+/** One step of a fleet task: written before it runs, updated when it ends or is undone. */
+export interface FleetTaskStepRecord {
+  taskId: string;
+  seq: number;
+  /** Host name, or '' for the manager's own store. */
+  target: string;
+  action: string;
+  /** How to undo the step; null when there is nothing to undo. */
+  undo: { type: string; [key: string]: unknown } | null;
+  state: FleetTaskStepState;
+  note: Record<string, unknown>;
+  error: string;
+}
+
+/** A profile as the fleet defines it. */
+export interface ProfileRecord {
+  name: string;
+  description: string;
+  config: Record<string, string>;
+  devices: Record<string, Record<string, string>>;
+}
+
+/** An image the whole fleet holds, with its fleet-wide aliases and writable properties. */
+export interface FleetImageRecord {
+  fingerprint: string;
+  aliases: { name: string; description: string }[];
+  properties: Record<string, string>;
+  public: boolean;
+  autoUpdate: boolean;
+}
+
+export type TombstoneKind = 'image' | 'alias' | 'profile';
+
 /** Everything the manager persists, behind one interface. Dialect differences stay in the dialect module. */
 export interface Store {
   getConfig(key: string): Promise<string | undefined>;
@@ -79,6 +129,27 @@ export interface Store {
   listUiSessions(): Promise<UiSessionRecord[]>;
   putUiSession(rec: UiSessionRecord): Promise<void>;
   deleteUiSessions(hashes: string[]): Promise<void>;
+
+  listFleetTasks(filter?: { unfinished?: boolean }): Promise<FleetTaskRecord[]>;
+  putFleetTask(task: FleetTaskRecord): Promise<void>;
+  listFleetTaskSteps(taskId: string): Promise<FleetTaskStepRecord[]>;
+  putFleetTaskStep(step: FleetTaskStepRecord): Promise<void>;
+  /** Removes finished tasks (and their steps) last updated before the given time. */
+  deleteFleetTasksBefore(updatedAt: string): Promise<void>;
+
+  listProfiles(): Promise<ProfileRecord[]>;
+  getProfile(name: string): Promise<ProfileRecord | undefined>;
+  putProfile(rec: ProfileRecord): Promise<void>;
+  deleteProfile(name: string): Promise<void>;
+
+  listFleetImages(): Promise<FleetImageRecord[]>;
+  getFleetImage(fingerprint: string): Promise<FleetImageRecord | undefined>;
+  putFleetImage(rec: FleetImageRecord): Promise<void>;
+  deleteFleetImage(fingerprint: string): Promise<void>;
+
+  listTombstones(kind: TombstoneKind): Promise<string[]>;
+  putTombstone(kind: TombstoneKind, name: string): Promise<void>;
+  deleteTombstone(kind: TombstoneKind, name: string): Promise<void>;
 
   close(): Promise<void>;
 }
@@ -123,6 +194,20 @@ export function createKyselyStore(db: Kysely<Database>): Store {
     host: r.host,
     state: r.state === 'reserved' ? 'reserved' : 'present',
     snapshot: JSON.parse(r.snapshot) as Record<string, unknown>,
+  });
+
+  const toProfile = (r: Database['fleet_profiles']): ProfileRecord => ({
+    name: r.name,
+    description: r.description,
+    config: JSON.parse(r.config) as ProfileRecord['config'],
+    devices: JSON.parse(r.devices) as ProfileRecord['devices'],
+  });
+  const toFleetImage = (r: Database['fleet_images']): FleetImageRecord => ({
+    fingerprint: r.fingerprint,
+    aliases: JSON.parse(r.aliases) as FleetImageRecord['aliases'],
+    properties: JSON.parse(r.properties) as FleetImageRecord['properties'],
+    public: r.public !== 0,
+    autoUpdate: r.auto_update !== 0,
   });
 
   return {
@@ -320,6 +405,175 @@ export function createKyselyStore(db: Kysely<Database>): Store {
     async deleteUiSessions(hashes) {
       if (hashes.length === 0) return;
       await db.deleteFrom('ui_sessions').where('hash', 'in', hashes).execute();
+    },
+
+    async listFleetTasks(filter) {
+      let q = db.selectFrom('fleet_tasks').selectAll().orderBy('created_at');
+      if (filter?.unfinished === true) q = q.where('status', 'in', ['running', 'rolling_back']);
+      const rows = await q.execute();
+      return rows.map((r) => ({
+        id: r.id,
+        kind: r.kind,
+        description: r.description,
+        resources: JSON.parse(r.resources) as string[],
+        status: r.status as FleetTaskRecord['status'],
+        error: r.error,
+        createdAt: r.created_at,
+        updatedAt: r.updated_at,
+      }));
+    },
+    async putFleetTask(task) {
+      const values = {
+        id: task.id,
+        kind: task.kind,
+        description: task.description,
+        resources: JSON.stringify(task.resources),
+        status: task.status,
+        error: task.error,
+        created_at: task.createdAt,
+        updated_at: task.updatedAt,
+      };
+      const { id: _id, created_at: _c, ...update } = values;
+      await db
+        .insertInto('fleet_tasks')
+        .values(values)
+        .onConflict((oc) => oc.column('id').doUpdateSet(update))
+        .execute();
+    },
+    async listFleetTaskSteps(taskId) {
+      const rows = await db
+        .selectFrom('fleet_task_steps')
+        .selectAll()
+        .where('task_id', '=', taskId)
+        .orderBy('seq')
+        .execute();
+      return rows.map((r) => ({
+        taskId: r.task_id,
+        seq: r.seq,
+        target: r.target,
+        action: r.action,
+        undo: JSON.parse(r.undo) as FleetTaskStepRecord['undo'],
+        state: r.state as FleetTaskStepRecord['state'],
+        note: JSON.parse(r.note) as Record<string, unknown>,
+        error: r.error,
+      }));
+    },
+    async putFleetTaskStep(step) {
+      const values = {
+        task_id: step.taskId,
+        seq: step.seq,
+        target: step.target,
+        action: step.action,
+        undo: JSON.stringify(step.undo),
+        state: step.state,
+        note: JSON.stringify(step.note),
+        error: step.error,
+        updated_at: now(),
+      };
+      const { task_id: _t, seq: _s, ...update } = values;
+      await db
+        .insertInto('fleet_task_steps')
+        .values(values)
+        .onConflict((oc) => oc.columns(['task_id', 'seq']).doUpdateSet(update))
+        .execute();
+    },
+    async deleteFleetTasksBefore(updatedAt) {
+      await db.transaction().execute(async (trx) => {
+        const old = trx
+          .selectFrom('fleet_tasks')
+          .select('id')
+          .where('updated_at', '<', updatedAt)
+          .where('status', 'in', ['done', 'rolled_back']);
+        await trx.deleteFrom('fleet_task_steps').where('task_id', 'in', old).execute();
+        await trx
+          .deleteFrom('fleet_tasks')
+          .where('updated_at', '<', updatedAt)
+          .where('status', 'in', ['done', 'rolled_back'])
+          .execute();
+      });
+    },
+
+    async listProfiles() {
+      const rows = await db.selectFrom('fleet_profiles').selectAll().orderBy('name').execute();
+      return rows.map(toProfile);
+    },
+    async getProfile(name) {
+      const row = await db
+        .selectFrom('fleet_profiles')
+        .selectAll()
+        .where('name', '=', name)
+        .executeTakeFirst();
+      return row && toProfile(row);
+    },
+    async putProfile(rec) {
+      const values = {
+        name: rec.name,
+        description: rec.description,
+        config: JSON.stringify(rec.config),
+        devices: JSON.stringify(rec.devices),
+        updated_at: now(),
+      };
+      const { name: _n, ...update } = values;
+      await db
+        .insertInto('fleet_profiles')
+        .values(values)
+        .onConflict((oc) => oc.column('name').doUpdateSet(update))
+        .execute();
+    },
+    async deleteProfile(name) {
+      await db.deleteFrom('fleet_profiles').where('name', '=', name).execute();
+    },
+
+    async listFleetImages() {
+      const rows = await db.selectFrom('fleet_images').selectAll().orderBy('fingerprint').execute();
+      return rows.map(toFleetImage);
+    },
+    async getFleetImage(fingerprint) {
+      const row = await db
+        .selectFrom('fleet_images')
+        .selectAll()
+        .where('fingerprint', '=', fingerprint)
+        .executeTakeFirst();
+      return row && toFleetImage(row);
+    },
+    async putFleetImage(rec) {
+      const values = {
+        fingerprint: rec.fingerprint,
+        aliases: JSON.stringify(rec.aliases),
+        properties: JSON.stringify(rec.properties),
+        public: rec.public ? 1 : 0,
+        auto_update: rec.autoUpdate ? 1 : 0,
+        updated_at: now(),
+      };
+      const { fingerprint: _f, ...update } = values;
+      await db
+        .insertInto('fleet_images')
+        .values(values)
+        .onConflict((oc) => oc.column('fingerprint').doUpdateSet(update))
+        .execute();
+    },
+    async deleteFleetImage(fingerprint) {
+      await db.deleteFrom('fleet_images').where('fingerprint', '=', fingerprint).execute();
+    },
+
+    async listTombstones(kind) {
+      const rows = await db
+        .selectFrom('fleet_tombstones')
+        .select('name')
+        .where('kind', '=', kind)
+        .orderBy('name')
+        .execute();
+      return rows.map((r) => r.name);
+    },
+    async putTombstone(kind, name) {
+      await db
+        .insertInto('fleet_tombstones')
+        .values({ kind, name, deleted_at: now() })
+        .onConflict((oc) => oc.columns(['kind', 'name']).doUpdateSet({ deleted_at: now() }))
+        .execute();
+    },
+    async deleteTombstone(kind, name) {
+      await db.deleteFrom('fleet_tombstones').where('kind', '=', kind).where('name', '=', name).execute();
     },
 
     async close() {

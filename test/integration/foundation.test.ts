@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { request as httpsRequestRaw } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,20 @@ async function rawRequest(
     req.on('error', reject);
     req.end(body);
   });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => {
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve();
+    });
+  });
+  return port;
 }
 
 /** A request over HTTPS presenting a given client certificate. */
@@ -351,6 +366,24 @@ describe('bad requests get LXD errors and the manager keeps serving', () => {
     expect(still.code).toBe(0);
   });
 
+  it('moves the HTTPS listener when core.https_address changes, and stores it', async () => {
+    const port = await freePort();
+    const set = await t.lxcLocal(['config', 'set', 'core.https_address', `127.0.0.1:${port}`]);
+    expect(set.stderr).not.toContain('Error');
+    const moved = t.manager.httpsAddress();
+    expect(moved).toBe(`127.0.0.1:${port}`);
+    const { status } = await httpsRequest(moved, 'GET', '/1.0', await generateKeyPair('probe'));
+    expect(status).toBe(200);
+    expect(await t.manager.store.getConfig('core.https_address')).toBe(moved);
+    const shown = await t.lxcLocal(['config', 'get', 'core.https_address']);
+    expect(shown.stdout.trim()).toBe(moved);
+    // The old address is closed.
+    await expect(httpsRequest(t.address, 'GET', '/1.0', await generateKeyPair('probe'))).rejects.toThrow();
+    const bad = await t.lxcLocal(['config', 'set', 'core.https_address', '203.0.113.1:8443']);
+    expect(bad.code).not.toBe(0);
+    expect(t.manager.httpsAddress()).toBe(moved);
+  });
+
   it('keeps the trust password hashed and shows it as true', async () => {
     const server = await t.api.get<{ config: Record<string, unknown> }>('/1.0');
     expect(server.config['core.trust_password']).toBe(true);
@@ -362,7 +395,7 @@ describe('bad requests get LXD errors and the manager keeps serving', () => {
   it('refuses everything but GET /, GET /1.0 and POST /1.0/certificates to untrusted clients', async () => {
     const stranger = await generateKeyPair('stranger');
     const ask = async (method: string, path: string) => {
-      const { status, json } = await httpsRequest(t.address, method, path, stranger);
+      const { status, json } = await httpsRequest(t.manager.httpsAddress(), method, path, stranger);
       return [status, json.error] as const;
     };
     expect((await ask('GET', '/'))[0]).toBe(200);

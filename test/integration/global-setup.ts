@@ -9,7 +9,16 @@ function log(msg: string): void {
   if (process.env.LXDPM_FLEET_DEBUG) console.log(`[localfleet] ${msg}`);
 }
 
+// Several projects (integration, e2e) use this setup; in one `vitest run` they share one fleet.
+const SHARED = Symbol.for('lxdpm.test.fleet');
+type SharedFleet = { [SHARED]?: ReturnType<typeof fleetInfo> };
+
 export default async function setup({ provide }: TestProject): Promise<() => Promise<void>> {
+  const shared = (globalThis as SharedFleet)[SHARED];
+  if (shared !== undefined) {
+    provide('fleet', shared);
+    return () => Promise.resolve();
+  }
   await cleanupStaleFleets({ log });
   const started = performance.now();
   const basePort = process.env.LXDPM_FLEET_BASE_PORT ? Number(process.env.LXDPM_FLEET_BASE_PORT) : undefined;
@@ -19,9 +28,11 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
       `(${fleet.hosts.map((host) => `${host.name}=${host.address}`).join(', ')}) at ${fleet.root}`,
   );
   provide('fleet', fleetInfo(fleet));
+  (globalThis as SharedFleet)[SHARED] = fleetInfo(fleet);
 
   return async () => {
     const begun = performance.now();
+    (globalThis as SharedFleet)[SHARED] = undefined;
     await fleet.teardown();
     console.log(`[localfleet] fleet torn down in ${Math.round(performance.now() - begun)} ms`);
   };
