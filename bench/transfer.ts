@@ -3,7 +3,8 @@
  * manager and directly to the host, in the same run, and samples the manager's resident memory while the
  * bytes stream through it. The manager runs as its own process (`node dist/cli/main.js serve`), so its
  * RSS is its own. Needs root, LXD and a built tree: `npm run build && npx vite-node bench/transfer.ts`
- * (see docs/benchmarks.md). Options: `--size-mib N` (default 1024), `--json`.
+ * (see docs/benchmarks.md). Options: `--size-mib N` (default 1024), `--pairing https|unix` (how the
+ * manager reaches the host; default https), `--json`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -27,15 +28,21 @@ const TRUST_PASSWORD = 'bench-secret';
 interface Options {
   sizeMiB: number;
   json: boolean;
+  /** How the manager reaches the host: its HTTPS address (as a remote host) or its unix socket. */
+  pairing: 'https' | 'unix';
 }
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { sizeMiB: 1024, json: false };
+  const opts: Options = { sizeMiB: 1024, json: false, pairing: 'https' };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--size-mib') opts.sizeMiB = Number(argv[++i]);
     else if (arg === '--json') opts.json = true;
-    else throw new Error(`unknown argument ${String(arg)}`);
+    else if (arg === '--pairing') {
+      const pairing = argv[++i];
+      if (pairing !== 'https' && pairing !== 'unix') throw new Error('--pairing must be https or unix');
+      opts.pairing = pairing;
+    } else throw new Error(`unknown argument ${String(arg)}`);
   }
   if (!Number.isInteger(opts.sizeMiB) || opts.sizeMiB < 1)
     throw new Error('--size-mib must be a positive integer');
@@ -161,9 +168,9 @@ async function main(): Promise<void> {
     await client.call('PATCH', '/1.0', { config: { 'core.trust_password': TRUST_PASSWORD } });
     await client.call('POST', '/1.0/hosts', {
       name: host.name,
-      url: host.url,
-      password: host.password,
-      accept_certificate: true,
+      ...(opts.pairing === 'https'
+        ? { url: host.url, password: host.password, accept_certificate: true }
+        : { url: `unix://${host.socket}` }),
     });
 
     const lxc = (args: string[]) =>
@@ -244,6 +251,7 @@ async function main(): Promise<void> {
       results.find((r) => r.path === path && r.direction === direction)?.mibPerSecond ?? NaN;
     const report = {
       sizeMiB: opts.sizeMiB,
+      pairing: opts.pairing,
       results,
       ratio: {
         push: speed('direct', 'push') / speed('manager', 'push'),
@@ -261,7 +269,7 @@ async function main(): Promise<void> {
       );
       process.stdout.write(
         [
-          `lxc file push/pull of ${opts.sizeMiB} MiB (one host, HTTPS both ways)`,
+          `lxc file push/pull of ${opts.sizeMiB} MiB (one host; client to manager and to host over HTTPS, manager to host over ${opts.pairing === 'https' ? 'HTTPS' : 'its unix socket'})`,
           ...rows,
           `direct/manager time ratio: push ${report.ratio.push.toFixed(2)}×, pull ${report.ratio.pull.toFixed(2)}× (target ≤ 1.5×)`,
           `manager RSS: ${report.managerRss.baselineMiB.toFixed(1)} MiB before, peak ${report.managerRss.peakMiB.toFixed(1)} MiB, growth ${report.managerRss.growthMiB.toFixed(1)} MiB (target < 64 MiB)`,

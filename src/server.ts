@@ -42,6 +42,12 @@ import { UiSessions } from './ui/index.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:8443';
 
+/**
+ * Node ends any request not fully received within 5 minutes by default; file pushes and image uploads
+ * stream for as long as they take, as on LXD. Headers still have to arrive in time.
+ */
+const STREAMING_SERVER_OPTIONS = { requestTimeout: 0 } as const;
+
 export interface ManagerOptions {
   dataDir: string;
   /** HTTPS address; when given it wins over the stored `core.https_address`. */
@@ -213,6 +219,7 @@ export async function startManager(opts: ManagerOptions): Promise<Manager> {
         requestCert: true,
         rejectUnauthorized: false,
         minVersion: 'TLSv1.2',
+        ...STREAMING_SERVER_OPTIONS,
       },
       api.handler,
     );
@@ -281,7 +288,7 @@ export async function startManager(opts: ManagerOptions): Promise<Manager> {
   await bindHttps(opts.listen ?? (await config.httpsAddress()) ?? DEFAULT_LISTEN);
 
   await rm(socketPath, { force: true });
-  const unixServer = createHttpServer(api.handler);
+  const unixServer = createHttpServer(STREAMING_SERVER_OPTIONS, api.handler);
   unixServer.on('upgrade', api.upgrade);
   const unix = new Listener(unixServer);
   await unix.listen({ path: socketPath });

@@ -32,8 +32,34 @@ export function adoptOperation(ctx: ApiContext, host: string, op: LxdOperation):
 
 /**
  * Sends one request to a host and relays its answer to the client: status, envelope, ETag, and an async
- * operation (remembered in the operation router, location set to the host). Adds `X-LXDPM-Host`.
+ * operation (remembered in the operation router, location set to the host, `Location` header). Adds
+ * `X-LXDPM-Host`. Returns the relayed envelope, so a caller can follow an operation it started.
  */
+export async function relay(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  host: string,
+  method: Dispatcher.HttpMethod,
+  path: string,
+  opts: ForwardOptions = {},
+): Promise<LxdResponse> {
+  const client = ctx.fleet.client(host);
+  const { status, headers, envelope } = await client.request(method, path, opts.body, {
+    query: opts.query,
+    headers: forwardedHeaders(request),
+    timeoutMs: opts.timeoutMs,
+    signal: opts.signal,
+  });
+  const relayed = relayEnvelope(ctx, host, envelope, opts.transform);
+  void reply.header(HOST_HEADER, host);
+  if (typeof headers.etag === 'string') void reply.header('ETag', headers.etag);
+  if (relayed.type === 'async') void reply.header('Location', relayed.operation);
+  await reply.code(status).send(relayed);
+  return relayed;
+}
+
+/** `relay()` for route handlers that only pass the answer on. */
 export async function forward(
   ctx: ApiContext,
   request: FastifyRequest,
@@ -43,17 +69,8 @@ export async function forward(
   path: string,
   opts: ForwardOptions = {},
 ): Promise<FastifyReply> {
-  const client = ctx.fleet.client(host);
-  const { status, headers, envelope } = await client.request(method, path, opts.body, {
-    query: opts.query,
-    headers: forwardedHeaders(request),
-    timeoutMs: opts.timeoutMs,
-    signal: opts.signal,
-  });
-  void reply.header(HOST_HEADER, host);
-  const etag = headers.etag;
-  if (typeof etag === 'string') void reply.header('ETag', etag);
-  return reply.code(status).send(relayEnvelope(ctx, host, envelope, opts.transform));
+  await relay(ctx, request, reply, host, method, path, opts);
+  return reply;
 }
 
 /** Rewrites a host's envelope for the client. */

@@ -212,6 +212,11 @@ export class FleetImages {
       run: (opctx) => {
         done = this.opts.tasks
           .run({ id: opctx.id, kind: description, description, resources }, (task) => body(task, opctx))
+          .catch((err: unknown) => {
+            // The runner has undone every step by now: say so next to the per-host progress.
+            opctx.progress({ rolled_back: true });
+            throw err;
+          })
           .finally(cleanup);
         return done;
       },

@@ -171,10 +171,11 @@ export class FleetProfiles {
       .map(([name, def]) => this.present(name, def, scan));
   }
 
-  async get(name: string): Promise<LxdProfile> {
+  /** One profile; `notFound` is LXD's message for the endpoint asking (it differs between them). */
+  async get(name: string, notFound = 'Fetch profile: Profile not found'): Promise<LxdProfile> {
     const scan = await this.scan();
     const def = (await this.definitions(scan)).get(name);
-    if (def === undefined) throw new NotFoundError('Profile not found');
+    if (def === undefined) throw new NotFoundError(notFound);
     return this.present(name, def, scan);
   }
 

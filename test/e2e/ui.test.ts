@@ -42,6 +42,16 @@ async function exists(t: TestManager, path: string): Promise<boolean> {
   }
 }
 
+/** Waits for what the page should do, failing early with the error the page shows instead. */
+async function untilAlert(page: Page, expected: Promise<unknown>): Promise<void> {
+  const alert = page.getByRole('alert').first();
+  const shown = alert.waitFor({ timeout: 300_000 }).then(async () => {
+    throw new Error(`the page shows an error: ${await alert.innerText()}`);
+  });
+  shown.catch(() => undefined);
+  await Promise.race([expected, shown]);
+}
+
 function row(page: Page, name: string) {
   return page.locator(`tr[data-instance="${name}"]`);
 }
@@ -128,7 +138,7 @@ describe('the web UI', () => {
     await seeText(page.getByTestId('preview-host'), 'h');
     await screenshots(page, 'launch');
     await page.getByRole('button', { name: 'Launch' }).click();
-    await page.waitForURL(`**/ui/instances/${C1}`, { timeout: 120_000 });
+    await untilAlert(page, page.waitForURL(`**/ui/instances/${C1}`, { timeout: 120_000 }));
     const host = (await page.getByTestId('instance-host').textContent()) ?? '';
     const made = await t.api.get<LxdInstance>(`/1.0/instances/${C1}`);
     expect(made.location).toBe(host);

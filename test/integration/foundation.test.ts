@@ -3,7 +3,7 @@
 // the fleet as cluster members with health, and LXD-style errors for bad requests.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { request as httpsRequestRaw } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -29,30 +29,36 @@ async function lxdpm(
   }
 }
 
-/** A raw request over the manager's unix socket, to see exactly what a client would get. */
-async function rawRequest(
-  socketPath: string,
-  method: string,
-  path: string,
+type ErrorJson = { type: string; error_code: number; error: string };
+
+/** Sends a request and reads the JSON answer, to see exactly what a client would get. */
+async function requestJson(
+  send: (onResponse: (res: IncomingMessage) => void) => ClientRequest,
   body?: string | Buffer,
-): Promise<{ status: number; json: { type: string; error_code: number; error: string } }> {
+): Promise<{ status: number; json: ErrorJson }> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      { socketPath, method, path, headers: { 'content-type': 'application/json' } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          resolve({
-            status: res.statusCode ?? 0,
-            json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as never,
-          });
+    const req = send((res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        resolve({
+          status: res.statusCode ?? 0,
+          json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as ErrorJson,
         });
-      },
-    );
+      });
+    });
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** A raw request over the manager's unix socket. */
+async function rawRequest(socketPath: string, method: string, path: string, body?: string | Buffer) {
+  return requestJson(
+    (onResponse) =>
+      request({ socketPath, method, path, headers: { 'content-type': 'application/json' } }, onResponse),
+    body,
+  );
 }
 
 async function freePort(): Promise<number> {
@@ -70,38 +76,24 @@ async function freePort(): Promise<number> {
 }
 
 /** A request over HTTPS presenting a given client certificate. */
-async function httpsRequest(
-  address: string,
-  method: string,
-  path: string,
-  client: KeyPair,
-): Promise<{ status: number; json: { error: string } }> {
+async function httpsRequest(address: string, method: string, path: string, client: KeyPair) {
   const [host, port] = address.split(':');
-  return new Promise((resolve, reject) => {
-    const req = httpsRequestRaw(
-      {
-        host,
-        port: Number(port),
-        method,
-        path,
-        cert: client.cert,
-        key: client.key,
-        rejectUnauthorized: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          resolve({
-            status: res.statusCode ?? 0,
-            json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as never,
-          });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(method === 'GET' ? undefined : '{}');
-  });
+  return requestJson(
+    (onResponse) =>
+      httpsRequestRaw(
+        {
+          host,
+          port: Number(port),
+          method,
+          path,
+          cert: client.cert,
+          key: client.key,
+          rejectUnauthorized: false,
+        },
+        onResponse,
+      ),
+    method === 'GET' ? undefined : '{}',
+  );
 }
 
 describe('clients pair with the manager', () => {

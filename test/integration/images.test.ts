@@ -23,6 +23,8 @@ const FP_LEN = 64;
 let t: TestManager;
 let work: string;
 let other: LocalFleet | undefined;
+/** Fingerprints of the images this file builds, removed from every host at the end. */
+const built = new Set<string>();
 
 interface BuiltImage {
   path: string;
@@ -56,7 +58,9 @@ async function variantImage(tag: string, padMiB = 0): Promise<BuiltImage> {
   await runChecked('tar', ['-czf', path, '-C', base, 'rootfs', '-C', dir, 'metadata.yaml', ...extra]);
   const hash = createHash('sha256');
   await pipeline(createReadStream(path), hash);
-  return { path, fingerprint: hash.digest('hex') };
+  const fingerprint = hash.digest('hex');
+  built.add(fingerprint);
+  return { path, fingerprint };
 }
 
 async function runChecked(cmd: string, args: string[]): Promise<void> {
@@ -119,10 +123,9 @@ afterAll(async () => {
         if (names.length > 0) await h.lxc(['delete', '-f', ...names], { timeoutMs: 180_000 });
       }),
     );
-    const fleetImage = inject('fleet').image.fingerprint;
     for (const h of t.hosts) {
       for (const fp of (await imagesOn(h)).keys()) {
-        if (fp !== fleetImage) await h.lxc(['image', 'delete', fp], { timeoutMs: 60_000 });
+        if (built.has(fp)) await h.lxc(['image', 'delete', fp], { timeoutMs: 60_000 });
       }
     }
   } finally {
@@ -179,6 +182,7 @@ describe('lxc image import / list / delete through the manager', () => {
     hash.update(await readFile(metaPath));
     hash.update(await readFile(rootfsPath));
     const fingerprint = hash.digest('hex');
+    built.add(fingerprint);
 
     const out = await lxcOk(['image', 'import', metaPath, rootfsPath, 'mgr:', '--alias', 'im-split']);
     expect(out).toContain(fingerprint);
@@ -264,6 +268,7 @@ describe('all-or-nothing distribution', () => {
       const done = await waitOp(t.api, `/1.0/operations/${metadata.id}`);
       expect(done.status).toBe('Failure');
       expect(done.err).toBe('h2: Alias "im-taken" already exists');
+      expect(done.metadata?.rolled_back).toBe(true);
       expect(await holders(img.fingerprint)).toEqual([]);
       // h2's own alias is untouched, and no other host got one.
       expect((await imagesOn(h2)).get(inject('fleet').image.fingerprint)).toContain('im-taken');
@@ -480,6 +485,7 @@ describe('lxc publish', () => {
     await lxcOk(['init', 'mgr:busybox', 'mgr:im-c1', '--target', 'h1']);
     await lxcOk(['publish', 'mgr:im-c1', 'mgr:', '--alias', 'im-pub']);
     const alias = await t.api.get<{ target: string }>('/1.0/images/aliases/im-pub');
+    built.add(alias.target);
     for (const h of t.hosts) expect((await imagesOn(h)).get(alias.target), h.name).toEqual(['im-pub']);
     await lxcOk(['launch', 'mgr:im-pub', 'mgr:im-c9', '--target', 'h3']);
     const h3 = t.hosts[2];

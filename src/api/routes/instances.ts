@@ -6,7 +6,7 @@ import type { LxdResponse } from '../../lxd/index.js';
 import { sendSync, type RouteModule } from '../app.js';
 import type { ApiContext } from '../context.js';
 import { asyncEnvelope } from '../envelope.js';
-import { forwardedHeaders, located, relayEnvelope } from '../proxy.js';
+import { located, relay as relayToHost, relayEnvelope } from '../proxy.js';
 import { bodyObject, queryString, recursionOf, str } from '../query.js';
 import { HOST_HEADER } from './hosts.js';
 
@@ -50,10 +50,7 @@ function hasBody(method: Dispatcher.HttpMethod): boolean {
   return method !== 'GET' && method !== 'DELETE';
 }
 
-/**
- * Sends one request to a host and relays the answer (status, ETag, envelope, `X-LXDPM-Host`), returning
- * the envelope so the caller can follow an operation it started.
- */
+/** Relays a client's request on one instance to its host, with the client's body and query. */
 async function relay(
   ctx: ApiContext,
   request: FastifyRequest,
@@ -63,18 +60,11 @@ async function relay(
   path: string,
   transform?: (metadata: unknown) => unknown,
 ): Promise<LxdResponse> {
-  const { status, headers, envelope } = await ctx.fleet
-    .client(host)
-    .request(method, path, hasBody(method) ? request.body : undefined, {
-      query: hostQuery(request.query),
-      headers: forwardedHeaders(request),
-    });
-  const relayed = relayEnvelope(ctx, host, envelope, transform);
-  void reply.header(HOST_HEADER, host);
-  if (typeof headers.etag === 'string') void reply.header('ETag', headers.etag);
-  if (relayed.type === 'async') void reply.header('Location', relayed.operation);
-  await reply.code(status).send(relayed);
-  return relayed;
+  return relayToHost(ctx, request, reply, host, method, path, {
+    body: hasBody(method) ? request.body : undefined,
+    query: hostQuery(request.query),
+    transform,
+  });
 }
 
 /** `/1.0/instances…` and `/1.0/containers…`: lists and creates across the fleet, the rest routed by name. */

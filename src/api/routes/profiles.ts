@@ -49,7 +49,13 @@ export function profileRoutes(profiles: FleetProfiles): RouteModule {
 
     const update = (patch: boolean) =>
       async function handler(request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply) {
-        const current = await profiles.get(request.params.name);
+        const name = request.params.name;
+        const current = await profiles.get(
+          name,
+          patch
+            ? `Failed to retrieve profile="${name}": Profile not found`
+            : `Failed to retrieve profile "${name}": Profile not found`,
+        );
         const ifMatch = request.headers['if-match'];
         checkIfMatch(typeof ifMatch === 'string' ? ifMatch : undefined, profileEtag(current));
         const body = bodyObject(request.body);
