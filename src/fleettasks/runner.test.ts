@@ -160,6 +160,31 @@ describe('FleetTaskRunner', () => {
     expect(r.busy().has('image:a')).toBe(false);
   });
 
+  it('keeps a resource claimed mid-task busy, so repairs skip it until the task ends', async () => {
+    const r = runner();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let claimed!: () => void;
+    const claimedYet = new Promise<void>((resolve) => {
+      claimed = resolve;
+    });
+    const task = r.run({ kind: 'k', description: 'publish', resources: [] }, async (t) => {
+      await t.claim('image:new');
+      claimed();
+      await gate;
+    });
+    await claimedYet;
+    expect(r.busy().has('image:new')).toBe(true);
+    expect(await r.exclusive(['image:new'], () => Promise.resolve('repaired'))).toBeUndefined();
+    const [stored] = await store.listFleetTasks();
+    expect(stored?.resources).toEqual(['image:new']);
+    release();
+    await task;
+    expect(await r.exclusive(['image:new'], () => Promise.resolve('repaired'))).toBe('repaired');
+  });
+
   it('runs tasks on the same resource one after the other', async () => {
     const r = runner();
     const order: string[] = [];

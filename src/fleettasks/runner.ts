@@ -82,7 +82,16 @@ export class FleetTask {
   constructor(
     private readonly store: Store,
     readonly id: string,
+    private readonly onClaim: (key: string) => Promise<void> = () => Promise.resolve(),
   ) {}
+
+  /**
+   * Adds a resource learned while running (e.g. the fingerprint of a published image): the fleet sync
+   * leaves it alone until the task ends, and a recovery after a crash knows the task held it.
+   */
+  async claim(key: string): Promise<void> {
+    await this.onClaim(key);
+  }
 
   /** Runs `fn` as one journaled step on `target`. A failure is rethrown as FleetStepError. */
   async step<T>(
@@ -227,7 +236,12 @@ export class FleetTaskRunner {
       };
       await this.opts.store.putFleetTask(record);
       this.active.set(record.id, resources);
-      const task = new FleetTask(this.opts.store, record.id);
+      const task = new FleetTask(this.opts.store, record.id, async (key) => {
+        if (record.resources.includes(key)) return;
+        record.resources = [...record.resources, key];
+        this.active.set(record.id, record.resources);
+        await this.opts.store.putFleetTask(record);
+      });
       try {
         const result = await body(task);
         await this.save(record, 'done', '');
@@ -269,6 +283,18 @@ export class FleetTaskRunner {
       }
     })();
     return this.retrying;
+  }
+
+  /**
+   * Runs `fn` while no task holds any of `keys` (waiting for running ones), or skips it and returns
+   * undefined when a task still has one claimed — for repairs that must not race fleet tasks.
+   */
+  async exclusive<T>(keys: string[], fn: () => Promise<T>): Promise<T | undefined> {
+    return this.locks.with(keys, async () => {
+      const busy = this.busy();
+      if (keys.some((k) => busy.has(k))) return undefined;
+      return fn();
+    });
   }
 
   /** Forgets finished tasks older than `retentionMs` (the journal only matters until a task ends). */

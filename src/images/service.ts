@@ -273,9 +273,12 @@ export class FleetImages {
       throw new BadRequestError(`Invalid images JSON: unsupported source type "${type}"`);
     }
     const forwarded = { ...body, aliases: [] };
+    // A pull names its image up front; a publish learns it at the end (and claims it then).
+    const known =
+      typeof source.fingerprint === 'string' && source.fingerprint !== '' ? [source.fingerprint] : [];
     return this.operation(
       description,
-      aliases.map((a) => aliasKey(a.name)),
+      [...known.map(imageKey), ...aliases.map((a) => aliasKey(a.name))],
       {},
       async (task, opctx) => {
         const progress = new HostProgress(opctx);
@@ -294,6 +297,7 @@ export class FleetImages {
           const op = await client.expectSuccess(id, description);
           const fp = op.metadata?.fingerprint;
           if (typeof fp !== 'string') throw new InternalError('The host did not report the new fingerprint');
+          await task.claim(imageKey(fp));
           await step.note({ fingerprint: fp });
           if (before.has(fp)) await step.setUndo(null);
           return { fingerprint: fp };
@@ -868,12 +872,21 @@ export class FleetImages {
   private async repair(item: DriftItem, scan: FleetImageScan): Promise<void> {
     const client = this.opts.fleet.client(item.host);
     if (item.problem === 'deleted-in-fleet') {
-      if (item.kind === 'image') await deleteImageOnHost(client, item.name);
-      if (item.kind === 'alias') {
+      // Checked again under the lock: an import of the same image may have started since the scan.
+      const key = item.kind === 'image' ? imageKey(item.name) : aliasKey(item.name);
+      await this.opts.tasks.exclusive([key], async () => {
+        if (item.kind === 'image') {
+          const dead = await this.opts.store.listTombstones('image');
+          if (dead.includes(item.name) && !(await this.opts.store.getFleetImage(item.name))) {
+            await deleteImageOnHost(client, item.name);
+          }
+          return;
+        }
+        if (!(await this.opts.store.listTombstones('alias')).includes(item.name)) return;
         await client.call('DELETE', aliasPath(item.name)).catch((err: unknown) => {
           if (!isNotFound(err)) throw err;
         });
-      }
+      });
       return;
     }
     const rec =
@@ -889,16 +902,24 @@ export class FleetImages {
         resources: [imageKey(fp), ...rec.aliases.map((a) => aliasKey(a.name))],
       },
       async (task) => {
-        if (!scan.byHost.get(item.host)?.has(fp)) {
+        // Read again under the lock: a fleet change of this image may have run since the scan.
+        const now = await this.opts.store.getFleetImage(fp);
+        if (now === undefined) return;
+        const present = await client.request('GET', `/1.0/images/${fp}`);
+        if (present.status === 404) {
           const holder = scan.images.get(fp)?.lxdpm_hosts.find((h) => h !== item.host);
           if (holder === undefined) throw new InternalError('No online host holds the image');
           await task.step(item.host, 'image.install', { type: 'image.delete', fingerprint: fp }, (step) =>
-            this.install(item.host, rec, { kind: 'host', holder }, step, () => undefined),
+            this.install(item.host, now, { kind: 'host', holder }, step, () => undefined),
           );
         }
-        await this.applyWritable(client, rec);
-        const aliases = scan.aliasesByHost.get(item.host) ?? new Map<string, LxdImageAliasEntry>();
-        for (const a of rec.aliases) {
+        await this.applyWritable(client, now);
+        const aliases = new Map(
+          (await client.get<LxdImageAliasEntry[]>('/1.0/images/aliases', { query: { recursion: '1' } })).map(
+            (a) => [a.name, a],
+          ),
+        );
+        for (const a of now.aliases) {
           const entry = aliases.get(a.name);
           if (entry === undefined) {
             await task.step(item.host, 'alias.create', { type: 'alias.delete', name: a.name }, (step) =>

@@ -392,14 +392,16 @@ export class FleetProfiles {
     const have = scan.byHost.get(item.host)?.get(item.name);
     if (item.problem === 'deleted-in-fleet') {
       if ((have?.used_by ?? []).length > 0) throw new InternalError('Profile is currently in use');
-      await client.call('DELETE', profilePath(item.name)).catch((err: unknown) => {
-        if (!isNotFound(err)) throw err;
+      // Checked again under the lock: the profile may have been created again since the scan.
+      await this.opts.tasks.exclusive([profileKey(item.name)], async () => {
+        if (!(await this.opts.store.listTombstones('profile')).includes(item.name)) return;
+        if ((await this.opts.store.getProfile(item.name)) !== undefined) return;
+        await client.call('DELETE', profilePath(item.name)).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
       });
       return;
     }
-    const rec = await this.opts.store.getProfile(item.name);
-    if (rec === undefined) return;
-    const def = definitionOf(rec);
     await this.opts.tasks.run(
       {
         kind: 'profile.repair',
@@ -407,15 +409,23 @@ export class FleetProfiles {
         resources: [profileKey(item.name)],
       },
       async (task) => {
-        if (have === undefined) {
+        // Read again under the lock: a fleet change of this profile may have run since the scan.
+        const rec = await this.opts.store.getProfile(item.name);
+        if (rec === undefined) return;
+        const def = definitionOf(rec);
+        const current = await client.get<LxdProfile>(profilePath(item.name)).catch((err: unknown) => {
+          if (isNotFound(err)) return undefined;
+          throw err;
+        });
+        if (current === undefined) {
           await task.step(item.host, 'profile.create', { type: 'profile.delete', name: item.name }, (step) =>
             step.atomic(() => client.call('POST', '/1.0/profiles', { name: item.name, ...def })),
           );
-        } else {
+        } else if (!sameDefinition(definitionOf(current), def)) {
           await task.step(
             item.host,
             'profile.update',
-            { type: 'profile.put', name: item.name, definition: definitionOf(have) },
+            { type: 'profile.put', name: item.name, definition: definitionOf(current) },
             () => client.call('PUT', profilePath(item.name), def),
           );
         }

@@ -160,7 +160,8 @@ export function relayWebSockets(a: WebSocket, b: WebSocket, opts: RelayOptions =
   else b.once('close', closedB);
   if (a.readyState === WebSocket.CLOSED) closedA(1006, Buffer.alloc(0));
   else a.once('close', closedA);
-  b.resume();
+  // Held frames may already have filled a's queue; then b stays paused until that queue drains.
+  if (a.bufferedAmount <= bp.high) b.resume();
   return done;
 }
 

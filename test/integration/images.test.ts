@@ -425,6 +425,10 @@ describe('images between the manager and another LXD server', () => {
     expect(added.code, added.stderr).toBe(0);
   });
 
+  afterAll(async () => {
+    await rm(conf, { recursive: true, force: true });
+  });
+
   const otherLxc = async (args: string[]) => {
     const r = await runLxc(args, { LXD_DIR: source.dir, LXD_CONF: conf });
     expect(r.code, `other: lxc ${args.join(' ')}: ${r.stderr}`).toBe(0);

@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Dispatcher } from 'undici';
+import { NotFoundError } from '../../errors/index.js';
 import { proxyStream } from '../../relay/index.js';
 import type { RouteModule } from '../app.js';
 import type { ApiContext } from '../context.js';
-import { NotFoundError } from '../../errors/index.js';
 import { forwardedHeaders, relayEnvelope } from '../proxy.js';
 import { queryString } from '../query.js';
 import { HOST_HEADER } from './hosts.js';

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type WebSocket from 'ws';
+import { NotFoundError } from '../../errors/index.js';
 import { openUpstream, relayWebSockets } from '../../relay/index.js';
 import type { RouteModule } from '../app.js';
 
@@ -14,7 +15,7 @@ export const websocketRoutes: RouteModule = (_app, ctx, ws) => {
     pattern: /^\/1\.0\/operations\/([^/]+)\/websocket$/,
     public: true,
     handle: async ({ req, url, match, accept }) => {
-      const id = decodeURIComponent(match[1] ?? '');
+      const id = operationId(match[1] ?? '');
       const host = await ctx.opRouter.locate(id);
       const secret = url.searchParams.get('secret') ?? '';
       const path = `/1.0/operations/${encodeURIComponent(id)}/websocket?secret=${encodeURIComponent(secret)}`;
@@ -38,6 +39,15 @@ export const websocketRoutes: RouteModule = (_app, ctx, ws) => {
     },
   });
 };
+
+/** The operation id of the path; one that is not even valid URL encoding names no operation. */
+function operationId(encoded: string): string {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    throw new NotFoundError('Operation not found');
+  }
+}
 
 /** Completes the upgrade, or gives up if the client's connection closed while the host was dialled. */
 async function acceptUnlessGone(
