@@ -393,7 +393,8 @@ class Terminal {
       String(width),
       '-y',
       String(height),
-      command,
+      // The exit status is printed on the screen: tmux does not always learn it when a pane ends.
+      `${command}; echo "[exited $?]"`,
     );
     if (r.code !== 0) throw new Error(`tmux: ${r.stderr}`);
     await this.tmux('set-option', '-t', session, 'remain-on-exit', 'on');
@@ -407,11 +408,10 @@ class Terminal {
     await this.tmux('send-keys', '-t', session, ...keys);
   }
 
-  /** The exit status of the pane's command once it has ended. */
+  /** The exit status of the pane's command once it has ended (printed by start()'s wrapper). */
   async exitStatus(session: string): Promise<number | undefined> {
-    const r = await this.tmux('list-panes', '-t', session, '-F', '#{pane_dead} #{pane_dead_status}');
-    const [dead, status] = r.stdout.trim().split(' ');
-    return dead === '1' ? Number(status) : undefined;
+    const match = /\[exited (\d+)\]/.exec(await this.screen(session));
+    return match?.[1] === undefined ? undefined : Number(match[1]);
   }
 
   async stop(): Promise<void> {
