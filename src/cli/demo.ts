@@ -36,8 +36,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const cleanup = async () => {
     say('\nStopping the manager and removing the demo hosts...');
     await manager?.stop().catch(() => undefined);
-    await fleet?.teardown().catch(() => undefined);
+    // Before the fleet: the fleet's own signal hook may end the process once its daemons are gone.
     if (ownDataDir) await rm(dataDir, { recursive: true, force: true });
+    await fleet?.teardown().catch(() => undefined);
     say('Done.');
   };
 
