@@ -85,6 +85,10 @@ export async function startTestManager(opts: StartOptions = {}): Promise<TestMan
     healthTimeoutMs: 2000,
     rescanIntervalMs: opts.rescanIntervalMs ?? 2000,
     logger,
+  }).catch(async (err: unknown) => {
+    await rm(dataDir, { recursive: true, force: true });
+    await rm(confDir, { recursive: true, force: true });
+    throw err;
   });
   const api = new HostClient({ name: 'manager', url: `unix://${manager.socketPath}`, timeoutMs: 120_000 });
   const stop = async () => {
