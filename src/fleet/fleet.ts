@@ -1,27 +1,11 @@
 import { setTimeout as wait } from 'node:timers/promises';
 import { BadRequestError, ConflictError, NotFoundError, UpstreamError } from '../errors/index.js';
 import { HostClient, fetchServerCertificate, isUnixUrl } from '../lxd/index.js';
-import type { LxdMemberStatus, LxdResources, LxdServer } from '../lxd/index.js';
+import type { HostView, LxdMemberStatus, LxdResources, LxdServer } from '../lxd/index.js';
+
+export type { HostView };
 import type { HostRecord, Store } from '../store/index.js';
 import { certificateFingerprint, decodeToken, type KeyPair } from '../trust/index.js';
-
-/** What the manager knows about one host right now. */
-export interface HostView {
-  name: string;
-  url: string;
-  status: LxdMemberStatus;
-  message: string;
-  /** SHA-256 of the host's pinned certificate ('' for unix-socket hosts). */
-  fingerprint: string;
-  server_name: string;
-  server_version: string;
-  architecture: string;
-  architectures: string[];
-  cpus: number;
-  memory: { total: number; used: number };
-  last_seen: string;
-  created_at: string;
-}
 
 export interface AddHostRequest {
   name: string;

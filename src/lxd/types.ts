@@ -215,3 +215,21 @@ export interface LxdProfile {
   used_by: string[] | null;
   [key: string]: unknown;
 }
+
+/** A host behind the manager, as `GET /1.0/hosts/NAME` (lxdpm's extension) shows it. */
+export interface HostView {
+  name: string;
+  url: string;
+  status: LxdMemberStatus;
+  message: string;
+  /** SHA-256 of the host's pinned certificate ('' for unix-socket hosts). */
+  fingerprint: string;
+  server_name: string;
+  server_version: string;
+  architecture: string;
+  architectures: string[];
+  cpus: number;
+  memory: { total: number; used: number };
+  last_seen: string;
+  created_at: string;
+}

@@ -1,9 +1,9 @@
 /** The shapes the UI reads: LXD's wire types (shared with the server) plus the manager's extensions. */
 import type {
+  HostView,
   LxdEvent,
   LxdImage,
   LxdInstance,
-  LxdMemberStatus,
   LxdOperation,
   LxdProfile,
   LxdResponse,
@@ -13,21 +13,7 @@ import type {
 export type { LxdEvent, LxdImage, LxdInstance, LxdOperation, LxdProfile, LxdResponse, LxdServer };
 
 /** `GET /1.0/hosts?recursion=1`: a host behind the manager. */
-export interface Host {
-  name: string;
-  url: string;
-  status: LxdMemberStatus;
-  message: string;
-  fingerprint: string;
-  server_name: string;
-  server_version: string;
-  architecture: string;
-  architectures: string[];
-  cpus: number;
-  memory: { total: number; used: number };
-  last_seen: string;
-  created_at: string;
-}
+export type Host = HostView;
 
 export interface InstanceAddress {
   family: string;
