@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createLocalHost, retireHost, type DaemonHost, type LocalHost, type LocalHostInfo } from './host.js';
 import { buildBusyboxImage } from './image.js';
 import { FLEET_DIR_PREFIX, MARKER_FILE, OWNER_PID_FILE, logFileOf, pidFileOf } from './layout.js';
@@ -30,6 +31,21 @@ export interface LocalFleet {
   readonly image: LocalFleetImage;
   /** Deletes containers, stops daemons, unmounts and removes root. Safe to call more than once. */
   teardown(): Promise<void>;
+  /**
+   * Watches the daemons until teardown: one that exits although nobody stopped it (a crash, a kill
+   * from outside) is reported with its last words and started again on the same directory and address,
+   * so one crash does not fail every later test. Returns a function that stops watching.
+   */
+  supervise(onUnaskedExit: (report: DaemonExitReport) => void, intervalMs?: number): () => void;
+}
+
+export interface DaemonExitReport {
+  host: string;
+  pid: number;
+  /** The end of the daemon's output and log (see DaemonHost.lastWords). */
+  lastWords: string;
+  /** How the restart went: 'restarted' or the error. */
+  restart: string;
 }
 
 export interface LocalFleetOptions {
@@ -220,9 +236,13 @@ export async function startLocalFleet(opts: LocalFleetOptions): Promise<LocalFle
 
   let removeHooks = (): void => undefined;
   let tornDown: Promise<void> | undefined;
+  const watchers = new Map<AbortController, Promise<void>>();
   const teardown = (): Promise<void> => {
     tornDown ??= (async () => {
       const begun = performance.now();
+      // Watching ends first (and any restart it began finishes), so nothing starts a daemon behind teardown.
+      for (const watcher of watchers.keys()) watcher.abort();
+      await Promise.all(watchers.values());
       try {
         await teardownFleet(root, hosts, log);
         log(`fleet ${root} torn down in ${Math.round(performance.now() - begun)} ms`);
@@ -252,7 +272,14 @@ export async function startLocalFleet(opts: LocalFleetOptions): Promise<LocalFle
     const image: LocalFleetImage = { ...(await building), alias: IMAGE_ALIAS };
     if (opts.importImage ?? true) await allOrThrow(hosts.map((host) => importImage(host, image)));
 
-    const fleet: LocalFleet = { root, hosts, image, teardown };
+    const supervise = (onUnaskedExit: (report: DaemonExitReport) => void, intervalMs = 1000) => {
+      const watcher = new AbortController();
+      watchers.set(watcher, superviseHosts(hosts, onUnaskedExit, intervalMs, watcher.signal));
+      return () => {
+        watcher.abort();
+      };
+    };
+    const fleet: LocalFleet = { root, hosts, image, teardown, supervise };
     await writeMarker(root, fleetInfo(fleet));
     log(`fleet of ${opts.count} ready in ${Math.round(performance.now() - started)} ms at ${root}`);
     return fleet;
@@ -262,6 +289,29 @@ export async function startLocalFleet(opts: LocalFleetOptions): Promise<LocalFle
       log(`teardown after failed start failed too: ${String(teardownErr)}`);
     });
     throw err;
+  }
+}
+
+async function superviseHosts(
+  hosts: readonly DaemonHost[],
+  report: (report: DaemonExitReport) => void,
+  intervalMs: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const stopped = () => signal.aborted;
+  while (!stopped()) {
+    await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
+    for (const host of hosts) {
+      if (stopped()) return;
+      const pid = await host.exitedUnasked().catch(() => undefined);
+      if (pid === undefined) continue;
+      const lastWords = await host.lastWords();
+      const restart = await host.start().then(
+        () => 'restarted',
+        (err: unknown) => `restart failed: ${String(err)}`,
+      );
+      report({ host: host.name, pid, lastWords, restart });
+    }
   }
 }
 

@@ -205,12 +205,37 @@ export class DaemonHost implements LocalHost {
 
   async #signalAndWait(sig: NodeJS.Signals): Promise<void> {
     const pid = await this.refresh();
+    // The pidfile goes first: a daemon whose pidfile is gone was stopped on purpose (see exitedUnasked).
+    await rm(pidFileOf(this.dir), { force: true });
     if (pid !== undefined) {
       const how = await terminate(pid, sig, this.#stopGraceMs);
       this.#log(`${this.name}: lxd pid ${pid} ${how === 'exited' ? `exited on ${sig}` : 'needed SIGKILL'}`);
     }
     await rm(pidFileOf(this.dir), { force: true });
     this.#pid = undefined;
+  }
+
+  /**
+   * The pid of a daemon that is gone although nobody stopped it (its pidfile still names it): it crashed
+   * or was killed from outside. Undefined while it runs or after a stop.
+   */
+  async exitedUnasked(): Promise<number | undefined> {
+    const pid = await readPidFile(pidFileOf(this.dir));
+    return pid !== undefined && !(await this.#isOurDaemon(pid)) ? pid : undefined;
+  }
+
+  /** What the daemon said last: a Go panic or fatal signal from its output if there is one, and the end of lxd.log. */
+  async lastWords(): Promise<string> {
+    const output = await tail(outputFileOf(this.dir), 100_000); // a goroutine dump runs to thousands of lines
+    const lines = output.split('\n');
+    const panicAt = lines.findLastIndex((line) => /^(panic: |fatal error: |SIG[A-Z]+: )/.test(line));
+    const said = panicAt >= 0 ? lines.slice(panicAt, panicAt + 40) : lines.slice(-15);
+    return [
+      `--- ${outputFileOf(this.dir)}`,
+      ...said,
+      `--- ${logFileOf(this.dir)}`,
+      await tail(logFileOf(this.dir), 15),
+    ].join('\n');
   }
 
   async lxc(

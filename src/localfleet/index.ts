@@ -7,6 +7,7 @@
 export {
   startLocalFleet,
   fleetInfo,
+  type DaemonExitReport,
   type LocalFleet,
   type LocalFleetImage,
   type LocalFleetInfo,

@@ -384,6 +384,7 @@ class Terminal {
   }
 
   async start(session: string, command: string, width = 80, height = 24): Promise<void> {
+    await this.tmux('kill-session', '-t', session); // left by a failed first attempt of a retried test
     const r = await this.tmux(
       'new-session',
       '-d',

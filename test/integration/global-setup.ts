@@ -27,6 +27,11 @@ export default async function setup({ provide }: TestProject): Promise<() => Pro
     `[localfleet] ${fleet.hosts.length} LXD hosts ready in ${Math.round(performance.now() - started)} ms ` +
       `(${fleet.hosts.map((host) => `${host.name}=${host.address}`).join(', ')}) at ${fleet.root}`,
   );
+  // A daemon that crashes mid-run is shown with its last words and started again, so the failure stays
+  // with the tests that were running when it happened instead of spreading to every later file.
+  fleet.supervise(({ host, pid, lastWords, restart }) => {
+    console.log(`[localfleet] ${host}: lxd pid ${pid} exited unasked; ${restart}\n${lastWords}`);
+  });
   provide('fleet', fleetInfo(fleet));
   (globalThis as SharedFleet)[SHARED] = fleetInfo(fleet);
 
