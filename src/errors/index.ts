@@ -64,3 +64,13 @@ export class UpstreamError extends Error {
     super(lxdError);
   }
 }
+
+/** A host's 404: what was asked for is not (or no longer) there. */
+export function isUpstreamNotFound(err: unknown): boolean {
+  return err instanceof UpstreamError && err.status === 404;
+}
+
+/** For `.catch()` on a removal or rename that may already have happened: a 404 is success, else rethrown. */
+export function ignoreNotFound(err: unknown): void {
+  if (!isUpstreamNotFound(err)) throw err;
+}

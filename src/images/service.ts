@@ -6,6 +6,8 @@ import {
   InternalError,
   NotFoundError,
   UpstreamError,
+  ignoreNotFound,
+  isUpstreamNotFound,
 } from '../errors/index.js';
 import type { Fleet } from '../fleet/index.js';
 import {
@@ -65,10 +67,6 @@ function recordOf(img: LxdImage): FleetImageRecord {
   };
 }
 
-function isNotFound(err: unknown): boolean {
-  return err instanceof UpstreamError && err.status === 404;
-}
-
 /** Waits for a host operation noted by a step (it may still run after the manager was killed). */
 async function settleNotedOperation(client: HostClient, note: Record<string, unknown>): Promise<unknown> {
   const id = note.hostOperation;
@@ -88,7 +86,7 @@ export async function deleteImageOnHost(client: HostClient, fingerprint: string)
     if (operation !== '')
       await client.expectSuccess(operation.replace(/^\/1\.0\/operations\//, ''), 'image delete');
   } catch (err) {
-    if (isNotFound(err)) return;
+    if (isUpstreamNotFound(err)) return;
     throw err;
   }
 }
@@ -145,23 +143,19 @@ export class FleetImages {
       await fleet
         .client(host)
         .call('PUT', `/1.0/images/${String(undo.fingerprint)}`, undo.put)
-        .catch((err: unknown) => {
-          if (!isNotFound(err)) throw err;
-        });
+        .catch(ignoreNotFound);
     });
     tasks.registerUndo('alias.delete', async (host, undo) => {
       await fleet
         .client(host)
         .call('DELETE', aliasPath(String(undo.name)))
-        .catch((err: unknown) => {
-          if (!isNotFound(err)) throw err;
-        });
+        .catch(ignoreNotFound);
     });
     tasks.registerUndo('alias.restore', async (host, undo) => {
       const client = fleet.client(host);
       const entry = undo.entry as LxdImageAliasEntry;
       const current = await client.get<LxdImageAliasEntry>(aliasPath(entry.name)).catch((err: unknown) => {
-        if (isNotFound(err)) return undefined;
+        if (isUpstreamNotFound(err)) return undefined;
         throw err;
       });
       if (current === undefined) {
@@ -181,9 +175,7 @@ export class FleetImages {
       await fleet
         .client(host)
         .call('POST', aliasPath(String(undo.from)), { name: undo.to })
-        .catch((err: unknown) => {
-          if (!isNotFound(err)) throw err;
-        });
+        .catch(ignoreNotFound);
     });
     tasks.registerUndo('store.image', async (_target, undo) => {
       const previous = undo.previous as FleetImageRecord | null;
@@ -720,12 +712,7 @@ export class FleetImages {
           return entry === undefined ? null : { type: 'alias.restore', entry };
         },
         async (host) => {
-          await this.opts.fleet
-            .client(host)
-            .call('DELETE', aliasPath(name))
-            .catch((err: unknown) => {
-              if (!isNotFound(err)) throw err;
-            });
+          await this.opts.fleet.client(host).call('DELETE', aliasPath(name)).catch(ignoreNotFound);
         },
       );
       for (const rec of await this.opts.store.listFleetImages()) {
@@ -883,9 +870,7 @@ export class FleetImages {
           return;
         }
         if (!(await this.opts.store.listTombstones('alias')).includes(item.name)) return;
-        await client.call('DELETE', aliasPath(item.name)).catch((err: unknown) => {
-          if (!isNotFound(err)) throw err;
-        });
+        await client.call('DELETE', aliasPath(item.name)).catch(ignoreNotFound);
       });
       return;
     }

@@ -242,11 +242,7 @@ export class DaemonHost implements LocalHost {
     args: string[],
     opts: { input?: string | Buffer; timeoutMs?: number } = {},
   ): Promise<CommandResult> {
-    return runCommand('lxc', args, {
-      env: { ...process.env, LXD_DIR: this.dir, LXD_CONF: clientConfDirOf(this.dir) },
-      input: opts.input,
-      timeoutMs: opts.timeoutMs,
-    });
+    return runCommand('lxc', args, { env: this.#clientEnv(), ...opts });
   }
 
   /** lxc that must succeed; used for the fleet's own setup steps. */
@@ -254,11 +250,12 @@ export class DaemonHost implements LocalHost {
     args: string[],
     opts: { input?: string | Buffer; timeoutMs?: number } = {},
   ): Promise<CommandResult> {
-    return runChecked('lxc', args, {
-      env: { ...process.env, LXD_DIR: this.dir, LXD_CONF: clientConfDirOf(this.dir) },
-      input: opts.input,
-      timeoutMs: opts.timeoutMs ?? 120_000,
-    });
+    return runChecked('lxc', args, { env: this.#clientEnv(), ...opts, timeoutMs: opts.timeoutMs ?? 120_000 });
+  }
+
+  /** lxc talks to this daemon's unix socket, with a client config kept inside the fleet. */
+  #clientEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, LXD_DIR: this.dir, LXD_CONF: clientConfDirOf(this.dir) };
   }
 
   /** `[lxc monitor] DIR/containers NAME` processes: containers of this host that outlived its daemon. */

@@ -4,7 +4,8 @@ import {
   ForbiddenError,
   InternalError,
   NotFoundError,
-  UpstreamError,
+  ignoreNotFound,
+  isUpstreamNotFound,
 } from '../errors/index.js';
 import type { Fleet } from '../fleet/index.js';
 import {
@@ -55,10 +56,6 @@ function definitionOf(p: { description?: string; config?: unknown; devices?: unk
 const sameDefinition = (a: ProfileDefinition, b: ProfileDefinition) =>
   isDeepStrictEqual(definitionOf(a), definitionOf(b));
 
-function isNotFound(err: unknown): boolean {
-  return err instanceof UpstreamError && err.status === 404;
-}
-
 /** LXD's checks of a profile name, with its messages. */
 export function validateProfileName(name: string): void {
   if (name === '') throw new BadRequestError('No name provided');
@@ -78,16 +75,14 @@ export class FleetProfiles {
       await fleet
         .client(host)
         .call('DELETE', profilePath(String(undo.name)))
-        .catch((err: unknown) => {
-          if (!isNotFound(err)) throw err;
-        });
+        .catch(ignoreNotFound);
     });
     tasks.registerUndo('profile.put', async (host, undo) => {
       const name = String(undo.name);
       const def = undo.definition as ProfileDefinition;
       const client = fleet.client(host);
       await client.call('PUT', profilePath(name), def).catch(async (err: unknown) => {
-        if (!isNotFound(err)) throw err;
+        if (!isUpstreamNotFound(err)) throw err;
         await client.call('POST', '/1.0/profiles', { name, ...def });
       });
     });
@@ -95,9 +90,7 @@ export class FleetProfiles {
       await fleet
         .client(host)
         .call('POST', profilePath(String(undo.from)), { name: undo.to })
-        .catch((err: unknown) => {
-          if (!isNotFound(err)) throw err;
-        });
+        .catch(ignoreNotFound);
     });
     tasks.registerUndo('store.profile', async (_target, undo) => {
       const previous = undo.previous as ProfileRecord | null;
@@ -319,12 +312,7 @@ export class FleetProfiles {
           return old === undefined ? null : { type: 'profile.put', name, definition: definitionOf(old) };
         },
         async (host) => {
-          await this.opts.fleet
-            .client(host)
-            .call('DELETE', profilePath(name))
-            .catch((err: unknown) => {
-              if (!isNotFound(err)) throw err;
-            });
+          await this.opts.fleet.client(host).call('DELETE', profilePath(name)).catch(ignoreNotFound);
         },
       );
       await task.step(
@@ -396,9 +384,7 @@ export class FleetProfiles {
       await this.opts.tasks.exclusive([profileKey(item.name)], async () => {
         if (!(await this.opts.store.listTombstones('profile')).includes(item.name)) return;
         if ((await this.opts.store.getProfile(item.name)) !== undefined) return;
-        await client.call('DELETE', profilePath(item.name)).catch((err: unknown) => {
-          if (!isNotFound(err)) throw err;
-        });
+        await client.call('DELETE', profilePath(item.name)).catch(ignoreNotFound);
       });
       return;
     }
@@ -414,7 +400,7 @@ export class FleetProfiles {
         if (rec === undefined) return;
         const def = definitionOf(rec);
         const current = await client.get<LxdProfile>(profilePath(item.name)).catch((err: unknown) => {
-          if (isNotFound(err)) return undefined;
+          if (isUpstreamNotFound(err)) return undefined;
           throw err;
         });
         if (current === undefined) {

@@ -9,26 +9,19 @@ import WebSocket from 'ws';
 import { runCommand } from '../../src/localfleet/command.js';
 import { HostClient, type LxdOperation } from '../../src/lxd/index.js';
 import { eventually, startTestManager, type TestManager } from './harness.js';
+import { deleteOnePerHost, launchOnePerHost } from './instance-helpers.js';
 
 const NAMES = ['ex-c1', 'ex-c2', 'ex-c3'] as const;
 let t: TestManager;
 
 beforeAll(async () => {
   t = await startTestManager();
-  await Promise.all(
-    NAMES.map(async (name, i) => {
-      const host = t.hosts[i];
-      if (!host) throw new Error(`no host ${i}`);
-      await host.lxc(['delete', '--force', name]);
-      const launched = await host.lxc(['launch', 'busybox', name]);
-      if (launched.code !== 0) throw new Error(`launch ${name}: ${launched.stderr}`);
-    }),
-  );
+  await launchOnePerHost(t.hosts, NAMES);
   await t.manager.locations.rescan();
 });
 
 afterAll(async () => {
-  await Promise.all(NAMES.map(async (name, i) => t.hosts[i]?.lxc(['delete', '--force', name])));
+  await deleteOnePerHost(t.hosts, NAMES);
   await t.stop();
 });
 

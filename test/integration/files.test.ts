@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/localfleet/command.js';
 import { HostClient } from '../../src/lxd/index.js';
 import { startTestManager, type TestManager } from './harness.js';
+import { deleteOnePerHost, launchOnePerHost } from './instance-helpers.js';
 
 const NAMES = ['ex-f1', 'ex-f2'] as const;
 let t: TestManager;
@@ -28,20 +29,12 @@ let work: string;
 beforeAll(async () => {
   t = await startTestManager();
   work = await mkdtemp(join(tmpdir(), 'ex-files-'));
-  await Promise.all(
-    NAMES.map(async (name, i) => {
-      const host = t.hosts[i];
-      if (!host) throw new Error(`no host ${i}`);
-      await host.lxc(['delete', '--force', name]);
-      const launched = await host.lxc(['launch', 'busybox', name]);
-      if (launched.code !== 0) throw new Error(`launch ${name}: ${launched.stderr}`);
-    }),
-  );
+  await launchOnePerHost(t.hosts, NAMES);
   await t.manager.locations.rescan();
 });
 
 afterAll(async () => {
-  await Promise.all(NAMES.map(async (name, i) => t.hosts[i]?.lxc(['delete', '--force', name])));
+  await deleteOnePerHost(t.hosts, NAMES);
   await t.stop();
   await rm(work, { recursive: true, force: true });
 });

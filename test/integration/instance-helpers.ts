@@ -81,3 +81,21 @@ export function gatherExpectation(before: Record<string, number>, n: number): Re
   const hosts = Object.keys(before).sort((a, b) => (before[b] ?? 0) - (before[a] ?? 0) || a.localeCompare(b));
   return Object.fromEntries(Object.keys(before).map((h) => [h, h === hosts[0] ? n : 0]));
 }
+
+/** Launches names[i] on hosts[i] directly (replacing a leftover of an earlier run). */
+export async function launchOnePerHost(hosts: LocalHost[], names: readonly string[]): Promise<void> {
+  await Promise.all(
+    names.map(async (name, i) => {
+      const host = hosts[i];
+      if (!host) throw new Error(`no host ${i}`);
+      await host.lxc(['delete', '--force', name]);
+      const launched = await host.lxc(['launch', 'busybox', name]);
+      if (launched.code !== 0) throw new Error(`launch ${name}: ${launched.stderr}`);
+    }),
+  );
+}
+
+/** Deletes names[i] from hosts[i] directly, whatever state it is in. */
+export async function deleteOnePerHost(hosts: LocalHost[], names: readonly string[]): Promise<void> {
+  await Promise.all(names.map(async (name, i) => hosts[i]?.lxc(['delete', '--force', name])));
+}
