@@ -1,8 +1,21 @@
 // Operations and events from every host through the manager: `lxc monitor` sees host events with the
 // host as location, `lxc operation list/show/delete` reach operations wherever they live.
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
+import { HostClient, type LxdEvent, type LxdOperation } from '../../src/lxd/index.js';
 import { eventually, startTestManager, type TestManager } from './harness.js';
+
+/** Collects the operation events a websocket receives, as "id status updated_at" lines. */
+function collectOperationEvents(socket: WebSocket): string[] {
+  const seen: string[] = [];
+  socket.on('message', (data: Buffer) => {
+    const op = (JSON.parse(data.toString('utf8')) as LxdEvent).metadata as LxdOperation;
+    seen.push(`${op.id} ${op.status} ${op.updated_at}`);
+  });
+  return seen;
+}
 
 describe('operations and events across hosts', () => {
   let t: TestManager;
@@ -12,6 +25,7 @@ describe('operations and events across hosts', () => {
   });
   afterAll(async () => {
     await t.hosts[1]?.lxc(['delete', '-f', 'ev-c1']);
+    await t.lxc(['delete', '-f', 'mgr:ev-c2']);
     await t.stop();
   });
 
@@ -82,5 +96,27 @@ describe('operations and events across hosts', () => {
     const shown = await t.lxc(['operation', 'show', 'mgr:00000000-0000-0000-0000-000000000000']);
     expect(shown.code).not.toBe(0);
     expect(shown.stderr).toContain('Operation not found');
+  });
+
+  it('passes every operation event of every host on exactly once', async () => {
+    // LXD writes each event to each listener from a goroutine of its own, so two listeners of one host
+    // may see its events in different orders; what must match is the set, each event once.
+    const direct = t.hosts.map((h) => new HostClient({ name: h.name, url: `unix://${h.socket}` }));
+    const sockets = [t.api, ...direct].map((c) => c.websocket('/1.0/events?type=operation'));
+    try {
+      await Promise.all(sockets.map((s) => once(s, 'open')));
+      const [viaManager, ...onHosts] = sockets.map(collectOperationEvents);
+      const fromHosts = () => onHosts.flat();
+      await t.lxc(['delete', '--force', 'mgr:ev-c2']); // left by a failed first attempt
+      expect((await t.lxc(['launch', 'mgr:busybox', 'mgr:ev-c2'])).code).toBe(0);
+      expect((await t.lxc(['stop', '--force', 'mgr:ev-c2'])).code).toBe(0);
+      const finished = (events: string[]) => events.filter((e) => / Success /.test(e)).length;
+      await eventually(() => Promise.resolve(finished(fromHosts()) >= 2 && finished(viaManager ?? []) >= 2));
+      await new Promise((resolve) => setTimeout(resolve, 500)); // stragglers of either stream
+      expect([...(viaManager ?? [])].sort()).toEqual(fromHosts().sort());
+    } finally {
+      for (const s of sockets) s.close();
+      await Promise.all(direct.map((c) => c.close()));
+    }
   });
 });
