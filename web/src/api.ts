@@ -165,6 +165,24 @@ export function formatDate(iso: string | undefined): string {
   return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
+/**
+ * Orders two RFC 3339 times as instants, to the nanosecond. Text order is not enough: LXD trims trailing
+ * zeros of the fraction (so `.4268451` follows `.426845` but sorts before it) and may use any offset.
+ */
+export function compareTimes(a: string, b: string): number {
+  const [msA, nsA] = instant(a);
+  const [msB, nsB] = instant(b);
+  return msA !== msB ? msA - msB : nsA - nsB;
+}
+
+/** Whole milliseconds since the epoch, and the nanoseconds below them. */
+function instant(time: string): [number, number] {
+  const match = /^([^.]*?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$/i.exec(time);
+  const digits = (match?.[2] ?? '').padEnd(9, '0').slice(0, 9);
+  const ms = Date.parse(`${match?.[1] ?? time}.${digits.slice(0, 3)}${match?.[3] ?? 'Z'}`);
+  return [Number.isNaN(ms) ? 0 : ms, Number(digits.slice(3))];
+}
+
 export function instancePath(name: string, sub = ''): string {
   return `/1.0/instances/${encodeURIComponent(name)}${sub}`;
 }

@@ -1,5 +1,5 @@
 import { createContext, useContext, useEffect, useRef, useState, type ReactNode } from 'react';
-import { api } from './api';
+import { api, compareTimes } from './api';
 import type { LxdEvent, LxdOperation } from './types';
 
 type Listener = (event: LxdEvent) => void;
@@ -91,7 +91,7 @@ class EventStream {
 export function newer(next: LxdOperation, known: LxdOperation): boolean {
   if (known.status_code >= 200) return false;
   if (next.status_code >= 200) return true;
-  return next.updated_at >= known.updated_at;
+  return compareTimes(next.updated_at, known.updated_at) >= 0;
 }
 
 interface EventsValue {

@@ -60,6 +60,25 @@ describe('newer', () => {
       expected: false,
     },
     {
+      // LXD trims trailing zeros of the nanoseconds, so the texts differ in length.
+      what: 'a later update with fewer fraction digits replaces an earlier one',
+      next: op({ updated_at: '2030-01-01T00:00:05.4268451Z' }),
+      known: op({ updated_at: '2030-01-01T00:00:05.426845Z' }),
+      expected: true,
+    },
+    {
+      what: 'an earlier update with more fraction digits is ignored',
+      next: op({ updated_at: '2030-01-01T00:00:05.42684Z' }),
+      known: op({ updated_at: '2030-01-01T00:00:05.4268451Z' }),
+      expected: false,
+    },
+    {
+      what: 'times in other zones are compared as instants',
+      next: op({ updated_at: '2030-01-01T00:30:05.5+01:00' }),
+      known: op({ updated_at: '2030-01-01T00:00:05.4Z' }),
+      expected: false,
+    },
+    {
       what: 'the end replaces a running operation',
       next: op({ status: 'Success', status_code: 200 }),
       known: running,

@@ -1,5 +1,5 @@
 import { lazy, Suspense, useState, type SubmitEvent } from 'react';
-import { api, errorText, formatDate, instancePath } from '../api';
+import { api, compareTimes, errorText, formatDate, instancePath } from '../api';
 import { ConfirmButton } from '../components/ConfirmButton';
 import { Empty, ErrorBox, Loading, useNotify } from '../components/Feedback';
 import { Status } from '../components/Status';
@@ -320,7 +320,7 @@ function Snapshots({ instance: i, onChange }: { instance: Instance; onChange: ()
     );
     setName('');
   };
-  const snaps = [...(i.snapshots ?? [])].sort((a, b) => b.created_at.localeCompare(a.created_at));
+  const snaps = [...(i.snapshots ?? [])].sort((a, b) => compareTimes(b.created_at, a.created_at));
   return (
     <section className="panel">
       <form className="inline-form" onSubmit={create} aria-label="Create a snapshot">

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api, errorText, formatDate, isFinal } from '../api';
+import { api, compareTimes, errorText, formatDate, isFinal } from '../api';
 import { Bar } from '../components/Bar';
 import { Empty, ErrorBox } from '../components/Feedback';
 import { Status } from '../components/Status';
@@ -15,7 +15,7 @@ function resourcesOf(op: LxdOperation): string {
 }
 
 export function OperationsPage() {
-  const ops = [...useOperations().values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
+  const ops = [...useOperations().values()].sort((a, b) => compareTimes(b.created_at, a.created_at));
   const running = ops.filter((o) => !isFinal(o));
   const done = ops.filter(isFinal).slice(0, 50);
   const [error, setError] = useState<string>();
