@@ -1,5 +1,6 @@
 import type { Fleet, LocationIndex } from '../fleet/index.js';
 import type { LxdInstance } from '../lxd/index.js';
+import { matchesFilter, parseFilter } from './filter.js';
 
 /** The two URL spaces LXD serves instances under; `/1.0/containers` lists containers only. */
 export type InstancePrefix = '/1.0/instances' | '/1.0/containers';
@@ -7,7 +8,7 @@ export type InstancePrefix = '/1.0/instances' | '/1.0/containers';
 export interface ListRequest {
   prefix: InstancePrefix;
   recursion: number;
-  /** LXD's server-side `filter=`, applied by each host. */
+  /** LXD's server-side `filter=`: applied by each host, and here to the instances of hosts that are down. */
   filter?: string;
   /** `instance-type=container|virtual-machine`. */
   instanceType?: string;
@@ -47,6 +48,8 @@ export async function listInstances(
   locations: LocationIndex,
   req: ListRequest,
 ): Promise<ListResult> {
+  // Checked before any host is asked: a bad filter is the caller's error, not an unreachable fleet.
+  const clauses = req.filter === undefined || req.filter === '' ? undefined : parseFilter(req.filter);
   const hosts = fleet.list();
   const query: Record<string, string | undefined> = {
     recursion: String(Math.min(req.recursion, 2)),
@@ -92,10 +95,6 @@ export async function listInstances(
       const type = typeof known.type === 'string' ? known.type : 'container';
       if (req.prefix === '/1.0/containers' && type !== 'container') continue;
       if (req.instanceType !== undefined && req.instanceType !== '' && type !== req.instanceType) continue;
-      if (req.recursion === 0) {
-        items.push(`${req.prefix}/${encodeURIComponent(rec.name)}`);
-        continue;
-      }
       const entry: Record<string, unknown> = {
         ...storedView(rec.snapshot),
         name: rec.name,
@@ -103,6 +102,11 @@ export async function listInstances(
         location: host,
         ...UNREACHABLE_STATUS,
       };
+      if (clauses !== undefined && !matchesFilter(entry, clauses)) continue;
+      if (req.recursion === 0) {
+        items.push(`${req.prefix}/${encodeURIComponent(rec.name)}`);
+        continue;
+      }
       if (req.recursion >= 2) Object.assign(entry, { state: null, snapshots: null, backups: null });
       items.push(entry);
     }

@@ -341,6 +341,16 @@ describe('a host that goes away', () => {
       const objects = listed.envelope.metadata as { name: string; status_code: number }[];
       expect(objects.find((i) => i.name === 'in-off1')?.status_code).toBe(112);
 
+      // filter= applies to the offline host's instances too, as the hosts apply it to their own.
+      const filtered = await t.api.get<string[]>('/1.0/instances', {
+        query: { filter: 'name eq in-off1 or name eq in-on1' },
+      });
+      expect(filtered).toEqual(['/1.0/instances/in-off1', '/1.0/instances/in-on1']);
+      const unreachable = await t.api.get<{ name: string }[]>('/1.0/instances', {
+        query: { recursion: '1', filter: 'name eq in-off.* and status ne Error' },
+      });
+      expect(unreachable).toEqual([]);
+
       await eventually(() => Promise.resolve(t.manager.fleet.get('h3').status === 'Offline'));
       for (const name of ['in-avoid1', 'in-avoid2', 'in-avoid3']) {
         expect((await createViaApi(name, { type: 'image', alias: 'busybox' })).status).toBe('Success');
@@ -368,6 +378,16 @@ describe('a host that goes away', () => {
 });
 
 describe('the API surface', () => {
+  it('refuses a malformed filter with the error a host gives', async () => {
+    const viaManager = await t.api.request('GET', '/1.0/instances', undefined, {
+      query: { filter: 'name eq' },
+    });
+    const direct = await host('h1').lxc(['query', '/1.0/instances?filter=name%20eq']);
+    expect(viaManager.status).toBe(400);
+    expect(viaManager.envelope).toMatchObject({ error: 'Invalid filter: clause has no value' });
+    expect(direct.stderr).toContain('Invalid filter: clause has no value');
+  });
+
   it('serves the legacy /1.0/containers paths from the same definitions', async () => {
     const urls = await t.api.get<string[]>('/1.0/containers');
     expect(urls).toContain('/1.0/containers/in-race');
