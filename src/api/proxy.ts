@@ -59,20 +59,6 @@ export async function relay(
   return relayed;
 }
 
-/** `relay()` for route handlers that only pass the answer on. */
-export async function forward(
-  ctx: ApiContext,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  host: string,
-  method: Dispatcher.HttpMethod,
-  path: string,
-  opts: ForwardOptions = {},
-): Promise<FastifyReply> {
-  await relay(ctx, request, reply, host, method, path, opts);
-  return reply;
-}
-
 /** Rewrites a host's envelope for the client. */
 export function relayEnvelope(
   ctx: ApiContext,

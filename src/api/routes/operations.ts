@@ -2,7 +2,7 @@ import { BadRequestError } from '../../errors/index.js';
 import type { LxdOperation } from '../../lxd/index.js';
 import { sendSync, type RouteModule } from '../app.js';
 import type { ApiContext } from '../context.js';
-import { forward, located } from '../proxy.js';
+import { located, relay } from '../proxy.js';
 import { queryString, recursionOf } from '../query.js';
 
 /** LXD lists operations grouped by lowercase status: `{"running":[…],"success":[…]}`. */
@@ -64,9 +64,10 @@ export const operationRoutes: RouteModule = (app, ctx) => {
     const { id } = request.params;
     if (ctx.operations.has(id)) return sendSync(reply, ctx.operations.get(id));
     const host = await ctx.opRouter.locate(id);
-    return forward(ctx, request, reply, host, 'GET', `/1.0/operations/${encodeURIComponent(id)}`, {
+    await relay(ctx, request, reply, host, 'GET', `/1.0/operations/${encodeURIComponent(id)}`, {
       transform: (op) => located(op, host),
     });
+    return reply;
   });
 
   app.get<{ Params: { id: string } }>('/1.0/operations/:id/wait', async (request, reply) => {
@@ -78,12 +79,13 @@ export const operationRoutes: RouteModule = (app, ctx) => {
     });
     if (ctx.operations.has(id)) return sendSync(reply, await ctx.operations.wait(id, timeout, abort.signal));
     const host = await ctx.opRouter.locate(id);
-    return forward(ctx, request, reply, host, 'GET', `/1.0/operations/${encodeURIComponent(id)}/wait`, {
+    await relay(ctx, request, reply, host, 'GET', `/1.0/operations/${encodeURIComponent(id)}/wait`, {
       query: { timeout: String(timeout) },
       timeoutMs: timeout < 0 ? 0 : timeout * 1000 + 10_000,
       signal: abort.signal,
       transform: (op) => located(op, host),
     });
+    return reply;
   });
 
   app.delete<{ Params: { id: string } }>('/1.0/operations/:id', async (request, reply) => {
@@ -93,6 +95,7 @@ export const operationRoutes: RouteModule = (app, ctx) => {
       return sendSync(reply, null);
     }
     const host = await ctx.opRouter.locate(id);
-    return forward(ctx, request, reply, host, 'DELETE', `/1.0/operations/${encodeURIComponent(id)}`);
+    await relay(ctx, request, reply, host, 'DELETE', `/1.0/operations/${encodeURIComponent(id)}`);
+    return reply;
   });
 };

@@ -1,6 +1,6 @@
 import { HostUnavailableError } from '../../errors/index.js';
 import { sendSync, type RouteModule } from '../app.js';
-import { forward } from '../proxy.js';
+import { relay } from '../proxy.js';
 import { queryString } from '../query.js';
 
 type Resources = Record<string, unknown> & {
@@ -41,7 +41,8 @@ export const resourceRoutes: RouteModule = (app, ctx) => {
   app.get('/1.0/resources', async (request, reply) => {
     const target = queryString(request.query, 'target');
     if (target !== undefined)
-      return forward(ctx, request, reply, ctx.fleet.get(target).name, 'GET', '/1.0/resources');
+      await relay(ctx, request, reply, ctx.fleet.get(target).name, 'GET', '/1.0/resources');
+    return reply;
     const online = ctx.fleet.online();
     if (online.length === 0) throw new HostUnavailableError('fleet', 'no host is online');
     const all = await Promise.all(

@@ -1,6 +1,6 @@
 import { BadRequestError, NotFoundError } from '../../errors/index.js';
 import { sendSync, type RouteModule } from '../app.js';
-import { forward } from '../proxy.js';
+import { relay } from '../proxy.js';
 import { queryString } from '../query.js';
 
 interface PoolResources {
@@ -18,7 +18,8 @@ export const storagePoolRoutes: RouteModule = (app, ctx) => {
     const target = queryString(request.query, 'target');
     if (target !== undefined) {
       if (!ctx.fleet.has(target)) throw new BadRequestError(`Cluster member "${target}" not found`);
-      return forward(ctx, request, reply, target, 'GET', `/1.0/storage-pools/${pool}/resources`);
+      await relay(ctx, request, reply, target, 'GET', `/1.0/storage-pools/${pool}/resources`);
+      return reply;
     }
     const results = await Promise.allSettled(
       ctx.fleet
