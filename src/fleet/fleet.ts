@@ -117,6 +117,11 @@ export class Fleet {
     return this.list().filter((h) => h.status === 'Online');
   }
 
+  /** The names of the online hosts: the targets of fleet-wide work. */
+  onlineNames(): string[] {
+    return this.online().map((h) => h.name);
+  }
+
   /**
    * Pairs a host: checks its certificate (token fingerprint, `--fingerprint`, or explicit acceptance),
    * presents the manager's client certificate with the password or token, and verifies the host now

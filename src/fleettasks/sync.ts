@@ -85,7 +85,7 @@ export class FleetSync {
     return this.enqueue(async () => {
       await this.opts.tasks.retryPending();
       await this.opts.tasks.prune();
-      return this.pass(hosts ?? this.opts.fleet.online().map((h) => h.name));
+      return this.pass(hosts ?? this.opts.fleet.onlineNames());
     });
   }
 

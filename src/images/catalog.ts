@@ -42,7 +42,7 @@ export class ImageCatalog {
    * image filter (`api_filtering`), applied by each host to its own images.
    */
   async scan(hosts?: string[], filter?: string): Promise<FleetImageScan> {
-    const names = hosts ?? this.opts.fleet.online().map((h) => h.name);
+    const names = hosts ?? this.opts.fleet.onlineNames();
     const timeoutMs = this.opts.timeoutMs ?? 10_000;
     const results = await Promise.allSettled(
       names.map(async (host) => {

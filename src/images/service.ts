@@ -184,10 +184,6 @@ export class FleetImages {
     });
   }
 
-  private online(): string[] {
-    return this.opts.fleet.online().map((h) => h.name);
-  }
-
   /** Runs `body` as a manager operation and as a journaled fleet task with the operation's id. */
   private operation(
     description: string,
@@ -258,7 +254,7 @@ export class FleetImages {
       if (type === 'image' && source.mode === 'push') {
         throw new BadRequestError('Push mode image transfers are not supported');
       }
-      const online = this.online();
+      const online = this.opts.fleet.onlineNames();
       origin = target !== undefined && online.includes(target) ? target : (online[0] ?? '');
       if (origin === '') throw new InternalError('No host is online');
     } else {
@@ -326,7 +322,7 @@ export class FleetImages {
   ): Promise<Record<string, unknown>> {
     const fp = record.fingerprint;
     progress.merge({ fingerprint: fp });
-    const hosts = this.online();
+    const hosts = this.opts.fleet.onlineNames();
     if (hosts.length === 0) throw new InternalError('No host is online');
     const scan = await this.catalog.scan(hosts);
     const holders = new Set(scan.images.get(fp)?.lxdpm_hosts ?? []);
@@ -779,7 +775,7 @@ export class FleetImages {
    */
   readonly reconciler: Reconciler = {
     drift: async (hosts) => {
-      const online = this.online();
+      const online = this.opts.fleet.onlineNames();
       const targets = hosts.filter((h) => online.includes(h));
       const scan = await this.catalog.scan(online);
       const repair = (item: DriftItem) => this.repair(item, scan);

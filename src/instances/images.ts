@@ -71,7 +71,7 @@ export class ImageCopier {
     const present = await target.request('GET', `/1.0/images/${image.fingerprint}`, undefined, { signal });
     if (present.status === 200) return;
 
-    const online = new Set(this.opts.fleet.online().map((h) => h.name));
+    const online = new Set(this.opts.fleet.onlineNames());
     const holder = image.holders.find((h) => online.has(h));
     if (holder === undefined) {
       throw new UpstreamError(

@@ -99,12 +99,8 @@ export class FleetProfiles {
     });
   }
 
-  private online(): string[] {
-    return this.opts.fleet.online().map((h) => h.name);
-  }
-
   /** Every online host's profiles, in parallel. */
-  async scan(hosts = this.online()): Promise<ProfileScan> {
+  async scan(hosts = this.opts.fleet.onlineNames()): Promise<ProfileScan> {
     const results = await Promise.allSettled(
       hosts.map((h) =>
         this.opts.fleet
@@ -193,7 +189,7 @@ export class FleetProfiles {
     if ((await this.opts.store.getProfile(name)) !== undefined) {
       throw new InternalError(`Error inserting "${name}" into database: The profile already exists`);
     }
-    const hosts = this.online();
+    const hosts = this.opts.fleet.onlineNames();
     await this.run('Creating profile', [profileKey(name)], async (task) => {
       await task.parallel(
         hosts,
@@ -330,7 +326,7 @@ export class FleetProfiles {
   /** The profile side of the fleet sync (see FleetImages.reconciler for the adoption rule). */
   readonly reconciler: Reconciler = {
     drift: async (hosts) => {
-      const online = this.online();
+      const online = this.opts.fleet.onlineNames();
       const targets = hosts.filter((h) => online.includes(h));
       const scan = await this.scan(online);
       const busy = this.opts.tasks.busy();
