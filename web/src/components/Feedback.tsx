@@ -18,6 +18,19 @@ export function ErrorBox({ error, onDismiss }: { error: string | undefined; onDi
   );
 }
 
+/** A page's error: its last failed action (which can be dismissed), else its failed load. */
+export function PageError({
+  action,
+  load,
+  onDismiss,
+}: {
+  action: string | undefined;
+  load: string | undefined;
+  onDismiss: () => void;
+}) {
+  return <ErrorBox error={action ?? load} onDismiss={action !== undefined ? onDismiss : undefined} />;
+}
+
 export function Empty({ children }: { children: ReactNode }) {
   return <div className="empty">{children}</div>;
 }

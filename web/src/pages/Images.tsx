@@ -2,7 +2,7 @@ import { useState, type SubmitEvent } from 'react';
 import { api, errorText, formatBytes, formatDate, upload, waitOperation } from '../api';
 import { Bar } from '../components/Bar';
 import { ConfirmButton } from '../components/ConfirmButton';
-import { Empty, ErrorBox, Loading, useNotify } from '../components/Feedback';
+import { Empty, ErrorBox, Loading, PageError, useNotify } from '../components/Feedback';
 import { useOperation } from '../events';
 import { loadHosts } from '../fleet-data';
 import { useLive } from '../live';
@@ -52,15 +52,12 @@ export function ImagesPage() {
         </button>
       </header>
       {importing && <ImportForm onDone={live.reload} />}
-      <ErrorBox
-        error={error ?? live.error}
-        onDismiss={
-          error !== undefined
-            ? () => {
-                setError(undefined);
-              }
-            : undefined
-        }
+      <PageError
+        action={error}
+        load={live.error}
+        onDismiss={() => {
+          setError(undefined);
+        }}
       />
       {live.data === undefined && live.error === undefined && <Loading what="images" />}
       {live.data?.images.length === 0 && <Empty>No images. Import a unified image tarball to start.</Empty>}

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react';
 import { errorText, formatDate } from '../api';
 import { ConfirmButton } from '../components/ConfirmButton';
-import { Empty, ErrorBox, Loading, useNotify } from '../components/Feedback';
+import { Empty, Loading, PageError, useNotify } from '../components/Feedback';
 import { Status } from '../components/Status';
 import { loadInstances } from '../fleet-data';
 import { ACTION_LABELS, imageOf, ipv4Of, runAction, type InstanceAction } from '../instance-actions';
@@ -191,15 +191,12 @@ export function InstancesPage() {
         </div>
       )}
 
-      <ErrorBox
-        error={error ?? list.error}
-        onDismiss={
-          error !== undefined
-            ? () => {
-                setError(undefined);
-              }
-            : undefined
-        }
+      <PageError
+        action={error}
+        load={list.error}
+        onDismiss={() => {
+          setError(undefined);
+        }}
       />
       {list.data === undefined && list.error === undefined && <Loading what="instances" />}
       {list.data !== undefined && shown.length === 0 && (

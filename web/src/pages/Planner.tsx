@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { freeMemory, score } from '../../../src/planner/planner.js';
 import { api, errorText, formatBytes } from '../api';
-import { ErrorBox, Loading, useNotify } from '../components/Feedback';
+import { Loading, PageError, useNotify } from '../components/Feedback';
 import { countByHost, loadHosts } from '../fleet-data';
 import { useLive } from '../live';
 import type { Instance, Strategy } from '../types';
@@ -85,15 +85,12 @@ export function PlannerPage() {
           <p className="subtitle">How the manager chooses a host for each new instance.</p>
         </div>
       </header>
-      <ErrorBox
-        error={error ?? live.error}
-        onDismiss={
-          error !== undefined
-            ? () => {
-                setError(undefined);
-              }
-            : undefined
-        }
+      <PageError
+        action={error}
+        load={live.error}
+        onDismiss={() => {
+          setError(undefined);
+        }}
       />
       {data === undefined && live.error === undefined && <Loading what="the planner" />}
       {data !== undefined && (

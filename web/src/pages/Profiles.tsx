@@ -1,7 +1,7 @@
 import { useEffect, useState, type SubmitEvent } from 'react';
 import { api, errorText } from '../api';
 import { ConfirmButton } from '../components/ConfirmButton';
-import { Empty, ErrorBox, Loading, useNotify } from '../components/Feedback';
+import { Empty, ErrorBox, Loading, PageError, useNotify } from '../components/Feedback';
 import { useLive } from '../live';
 import { navigate, useRoute } from '../router';
 import { editable, parseProfile } from '../profile-yaml';
@@ -45,15 +45,12 @@ export function ProfilesPage() {
           </p>
         </div>
       </header>
-      <ErrorBox
-        error={error ?? list.error}
-        onDismiss={
-          error !== undefined
-            ? () => {
-                setError(undefined);
-              }
-            : undefined
-        }
+      <PageError
+        action={error}
+        load={list.error}
+        onDismiss={() => {
+          setError(undefined);
+        }}
       />
       <div className="master-detail">
         <nav className="panel list-panel" aria-label="Profiles">
