@@ -16,6 +16,7 @@ import { HostClient } from '../../src/lxd/index.js';
 import type { LxdImage, LxdOperation } from '../../src/lxd/index.js';
 import { startLocalFleet, type LocalFleet, type LocalHost } from '../../src/localfleet/index.js';
 import { eventually, runLxc, startTestManager, TRUST_PASSWORD, type TestManager } from './harness.js';
+import { cleanupPrefixed, hostLxcOk } from './instance-helpers.js';
 
 const OTHER_PORT = 18850;
 const FP_LEN = 64;
@@ -77,15 +78,9 @@ async function lxcOk(args: string[], input?: string): Promise<string> {
   return r.stdout;
 }
 
-async function hostLxc(host: LocalHost, args: string[]): Promise<string> {
-  const r = await host.lxc(args, { timeoutMs: 120_000 });
-  expect(r.code, `${host.name}: lxc ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-}
-
 /** Images on one host, asked directly: fingerprint → alias names. */
 async function imagesOn(host: LocalHost): Promise<Map<string, string[]>> {
-  const list = JSON.parse(await hostLxc(host, ['image', 'list', '--format', 'json'])) as LxdImage[];
+  const list = JSON.parse(await hostLxcOk(host, ['image', 'list', '--format', 'json'])) as LxdImage[];
   return new Map(list.map((img) => [img.fingerprint, (img.aliases ?? []).map((a) => a.name)]));
 }
 
@@ -113,16 +108,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    await Promise.all(
-      t.hosts.map(async (h) => {
-        const r = await h.lxc(['list', '--format', 'csv', '-c', 'n'], { timeoutMs: 60_000 });
-        const names = r.stdout
-          .split('\n')
-          .map((l) => l.trim())
-          .filter((n) => n.startsWith('im-'));
-        if (names.length > 0) await h.lxc(['delete', '-f', ...names], { timeoutMs: 180_000 });
-      }),
-    );
+    await cleanupPrefixed(t.hosts, 'im-');
     for (const h of t.hosts) {
       for (const fp of (await imagesOn(h)).keys()) {
         if (built.has(fp)) await h.lxc(['image', 'delete', fp], { timeoutMs: 60_000 });
@@ -231,7 +217,7 @@ describe('lxc image import / list / delete through the manager', () => {
       });
       for (const h of t.hosts) {
         expect((await imagesOn(h)).get(img.fingerprint)?.sort(), h.name).toEqual(['im-p2', 'im-p3']);
-        const shown = await hostLxc(h, ['image', 'get-property', img.fingerprint, 'im.flavour']);
+        const shown = await hostLxcOk(h, ['image', 'get-property', img.fingerprint, 'im.flavour']);
         expect(shown.trim(), h.name).toBe('vanilla');
       }
       await lxcOk(['image', 'alias', 'delete', 'mgr:im-p3']);
@@ -248,11 +234,11 @@ describe('all-or-nothing distribution', () => {
     const source = other.hosts[0];
     if (!source) throw new Error('no other host');
     const img = await variantImage('im-variant-fault');
-    await hostLxc(source, ['image', 'import', img.path, '--public', '--alias', 'im-src']);
+    await hostLxcOk(source, ['image', 'import', img.path, '--public', '--alias', 'im-src']);
     // h2 already has an alias of that name (on another image): creating it there fails.
     const h2 = t.hosts[1];
     if (!h2) throw new Error('no h2');
-    await hostLxc(h2, ['image', 'alias', 'create', 'im-taken', inject('fleet').image.fingerprint]);
+    await hostLxcOk(h2, ['image', 'alias', 'create', 'im-taken', inject('fleet').image.fingerprint]);
     try {
       const { metadata } = await t.api.call<LxdOperation>('POST', '/1.0/images', {
         source: {
@@ -454,7 +440,7 @@ describe('images between the manager and another LXD server', () => {
 
   it('lxc image copy other:IMG mgr: puts the image on every host', async () => {
     const img = await variantImage('im-variant-remote');
-    await hostLxc(source, ['image', 'import', img.path, '--alias', 'im-remote-src']);
+    await hostLxcOk(source, ['image', 'import', img.path, '--alias', 'im-remote-src']);
     try {
       await t.lxc([
         'remote',
@@ -494,7 +480,7 @@ describe('lxc publish', () => {
     await lxcOk(['launch', 'mgr:im-pub', 'mgr:im-c9', '--target', 'h3']);
     const h3 = t.hosts[2];
     if (!h3) throw new Error('no h3');
-    expect(await hostLxc(h3, ['list', '--format', 'csv', '-c', 'ns'])).toContain('im-c9,RUNNING');
+    expect(await hostLxcOk(h3, ['list', '--format', 'csv', '-c', 'ns'])).toContain('im-c9,RUNNING');
     await lxcOk(['delete', '-f', 'mgr:im-c9', 'mgr:im-c1']);
     await lxcOk(['image', 'delete', 'mgr:im-pub']);
     expect(await holders(alias.target)).toEqual([]);
@@ -511,7 +497,7 @@ describe('a host added later', () => {
     await lxcOk(['profile', 'create', 'mgr:im-late-prof']);
     await lxcOk(['profile', 'set', 'mgr:im-late-prof', 'user.fleet', 'yes']);
     // The new host's default profile differs from the fleet's: the fleet's definition wins.
-    await hostLxc(h4, ['profile', 'set', 'default', 'user.only-on-h4', 'x']);
+    await hostLxcOk(h4, ['profile', 'set', 'default', 'user.only-on-h4', 'x']);
     try {
       await t.api.call('POST', '/1.0/hosts', {
         name: 'h4',
@@ -530,7 +516,7 @@ describe('a host added later', () => {
         return r.code === 0 && r.stdout.trim() === 'yes';
       });
       await eventually(
-        async () => !(await hostLxc(h4, ['profile', 'show', 'default'])).includes('only-on-h4'),
+        async () => !(await hostLxcOk(h4, ['profile', 'show', 'default'])).includes('only-on-h4'),
       );
       // The host's own additions did not leak into the fleet.
       expect(await lxcOk(['profile', 'show', 'mgr:default'])).not.toContain('only-on-h4');

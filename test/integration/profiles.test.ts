@@ -5,18 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalHost } from '../../src/localfleet/index.js';
 import type { LxdProfile } from '../../src/lxd/index.js';
 import { eventually, startTestManager, type TestManager } from './harness.js';
+import { cleanupPrefixed, hostLxcOk } from './instance-helpers.js';
 
 let t: TestManager;
 
 async function lxcOk(args: string[], input?: string): Promise<string> {
   const r = await t.lxc(args, input === undefined ? undefined : { input });
   expect(r.code, `lxc ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-}
-
-async function hostLxc(host: LocalHost, args: string[]): Promise<string> {
-  const r = await host.lxc(args, { timeoutMs: 120_000 });
-  expect(r.code, `${host.name}: lxc ${args.join(' ')}: ${r.stderr}`).toBe(0);
   return r.stdout;
 }
 
@@ -40,14 +35,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
+    await cleanupPrefixed(t.hosts, 'im-');
     await Promise.all(
       t.hosts.map(async (h) => {
-        const r = await h.lxc(['list', '--format', 'csv', '-c', 'n'], { timeoutMs: 60_000 });
-        const names = r.stdout
-          .split('\n')
-          .map((l) => l.trim())
-          .filter((n) => n.startsWith('im-'));
-        if (names.length > 0) await h.lxc(['delete', '-f', ...names], { timeoutMs: 180_000 });
         const profiles = await h.lxc(['profile', 'list', '--format', 'csv'], { timeoutMs: 60_000 });
         for (const line of profiles.stdout.split('\n')) {
           const name = line.split(',')[0] ?? '';
@@ -138,7 +128,7 @@ describe('lxc profile through the manager', () => {
     await lxcOk(['profile', 'create', 'mgr:im-used']);
     const h3 = host(2);
     // Made directly on h3: the manager still sees it, through the host.
-    await hostLxc(h3, ['init', 'busybox', 'im-user', '-p', 'default', '-p', 'im-used']);
+    await hostLxcOk(h3, ['init', 'busybox', 'im-user', '-p', 'default', '-p', 'im-used']);
     try {
       const r = await t.lxc(['profile', 'delete', 'mgr:im-used']);
       expect(r.code).not.toBe(0);
@@ -147,7 +137,7 @@ describe('lxc profile through the manager', () => {
       const shown = JSON.parse(await lxcOk(['query', 'mgr:/1.0/profiles/im-used'])) as LxdProfile;
       expect(shown.used_by).toEqual(['/1.0/instances/im-user']);
     } finally {
-      await hostLxc(h3, ['delete', 'im-user']);
+      await hostLxcOk(h3, ['delete', 'im-user']);
       await lxcOk(['profile', 'delete', 'mgr:im-used']);
     }
   });
@@ -159,7 +149,7 @@ describe('all-or-nothing profile changes', () => {
     await lxcOk(['profile', 'set', 'mgr:im-fault', 'user.v', '1']);
     const h2 = host(1);
     // A running instance on h2 uses the profile: adding a disk whose source is missing fails there only.
-    await hostLxc(h2, ['launch', 'busybox', 'im-runner', '-p', 'default', '-p', 'im-fault']);
+    await hostLxcOk(h2, ['launch', 'busybox', 'im-runner', '-p', 'default', '-p', 'im-fault']);
     try {
       const r = await t.lxc([
         'profile',
@@ -182,14 +172,14 @@ describe('all-or-nothing profile changes', () => {
       const fleet = JSON.parse(await lxcOk(['query', 'mgr:/1.0/profiles/im-fault'])) as LxdProfile;
       expect(fleet.devices).toEqual({});
     } finally {
-      await hostLxc(h2, ['delete', '-f', 'im-runner']);
+      await hostLxcOk(h2, ['delete', '-f', 'im-runner']);
       await lxcOk(['profile', 'delete', 'mgr:im-fault']);
     }
   });
 
   it('a create that one host refuses is removed from the hosts that got it', async () => {
     const h1 = host(0);
-    await hostLxc(h1, ['profile', 'create', 'im-clash']);
+    await hostLxcOk(h1, ['profile', 'create', 'im-clash']);
     try {
       const r = await t.lxc(['profile', 'create', 'mgr:im-clash']);
       expect(r.code).not.toBe(0);
@@ -225,8 +215,8 @@ describe('using and repairing fleet profiles', () => {
     await lxcOk(['profile', 'create', 'mgr:im-drift']);
     await lxcOk(['profile', 'set', 'mgr:im-drift', 'user.k', 'fleet']);
     try {
-      await hostLxc(host(2), ['profile', 'delete', 'im-drift']);
-      await hostLxc(host(0), ['profile', 'set', 'im-drift', 'user.k', 'local']);
+      await hostLxcOk(host(2), ['profile', 'delete', 'im-drift']);
+      await hostLxcOk(host(0), ['profile', 'set', 'im-drift', 'user.k', 'local']);
       await t.manager.fleetSync.syncNow();
       await eventually(async () => (await profileOn(host(2), 'im-drift'))?.config['user.k'] === 'fleet');
       expect((await profileOn(host(0), 'im-drift'))?.config['user.k']).toBe('fleet');
